@@ -1,0 +1,48 @@
+# bert-edu: one command to open the course, one to test it. Works from a clean clone.
+#   make course      set up .venv, fetch the assets, open JupyterLab on notebooks/
+#   make test        set up .venv, fetch the assets, run unit tests + every notebook (nbval)
+#   make notebooks   re-execute every notebook in place (what we commit)
+#   make student     write the student edition to ./student
+# TORCH_SPEC picks the torch build: e.g. TORCH_SPEC="torch==2.13.0" (CPU wheel on our CI machines),
+# or install a CUDA build first (see README) and leave it empty.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?=
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+
+.PHONY: setup course test unit notebooks student benchmark clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(if $(TORCH_SPEC),$(PY) -m pip install "$(TORCH_SPEC)")
+	$(PY) -m pip install -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) -m bert_edu.assets download
+
+course: setup
+	$(PY) -m jupyter lab notebooks/
+
+test: setup
+	$(PY) -m pytest -v --durations=0 --nbval-lax --nbval-current-env tests notebooks
+
+unit: setup
+	$(PY) -m pytest -q tests
+
+notebooks: setup
+	$(PY) -m bert_edu.notebooks execute $(NOTEBOOKS)
+
+student: setup
+	$(PY) -m bert_edu.student_edition student
+
+benchmark: setup
+	$(PY) benchmarks/bench_inference.py
+	$(PY) benchmarks/bench_pretraining.py
+
+clean:
+	rm -rf $(VENV) student
