@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?=
+JUPYTER_ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 .PHONY: setup course test unit notebooks student benchmark clean
@@ -17,7 +18,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(if $(TORCH_SPEC),$(PY) -m pip install "$(TORCH_SPEC)")
+	$(if $(TORCH_SPEC),$(PY) -m pip install $(TORCH_SPEC))
 	$(PY) -m pip install -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -26,7 +27,7 @@ setup: $(VENV)/.installed
 	$(PY) -m bert_edu.assets download
 
 course: setup
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab $(JUPYTER_ARGS) notebooks/
 
 test: setup
 	$(PY) -m pytest -v --durations=0 --nbval-lax --nbval-current-env tests notebooks

@@ -3,8 +3,8 @@ with the reference, and print a verdict a learner can act on.
 
 A checker is written like this::
 
-    def check_gelu(fn) -> bool:
-        ck = Checker("gelu", fn)
+    def check_gelu(fn, quiet=False) -> bool:
+        ck = Checker("gelu", fn, quiet=quiet)
         x = torch.linspace(-4, 4, 101)
         with ck.case("101 points in [-4, 4]") as case:
             case.expect_close(
@@ -18,10 +18,14 @@ A checker is written like this::
 * ``mistakes`` maps a hint to what a typical wrong implementation returns on the same input: when the
   learner's output matches one of them, that hint is printed. This is how a checker can say "the mask
   was applied after the softmax" instead of "values differ".
+* A function that returns ``None`` gets "did you forget ``return``?", a wrong shape gets both shapes
+  (and a transpose hint when the sizes are the same in another order), NaN/inf gets its likely causes.
 """
 
 from __future__ import annotations
 
+import os
+import sysconfig
 import traceback
 from contextlib import contextmanager
 from typing import Any, Callable
@@ -48,13 +52,33 @@ def _shape(x):
     return None
 
 
+def _as_float64(x):
+    if _is_tensor(x):
+        return x.detach().cpu().to(torch.float64)
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
 def _close(got, expected, atol: float, rtol: float) -> bool:
     try:
-        g = torch.as_tensor(got, dtype=torch.float64)
-        e = torch.as_tensor(expected, dtype=torch.float64)
+        g, e = _as_float64(got), _as_float64(expected)
     except Exception:
         return False
     return g.shape == e.shape and bool(torch.allclose(g, e, atol=atol, rtol=rtol, equal_nan=False))
+
+
+def _equal(got, expected) -> bool:
+    """Exact equality that never raises: tensors by shape and value, everything else with ``==``."""
+    if _is_tensor(got) or _is_tensor(expected):
+        if not (_is_tensor(got) and _is_tensor(expected)):
+            return False
+        return got.shape == expected.shape and bool(torch.equal(got.detach().cpu(), expected.detach().cpu()))
+    try:
+        same = got == expected
+        if hasattr(same, "all") and not isinstance(same, bool):  # numpy arrays compare elementwise
+            return _shape(got) == _shape(expected) and bool(same.all())
+        return bool(same)
+    except Exception:
+        return False
 
 
 def _short(x, limit: int = 160) -> str:
@@ -66,6 +90,9 @@ def _short(x, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_NONE_MESSAGE = "your function returned None: did you forget the `return` statement?"
+
+
 class Case:
     def __init__(self, name: str):
         self.name = name
@@ -73,6 +100,8 @@ class Case:
     def expect_close(self, got, expected, *, atol: float = 1e-5, rtol: float = 1e-4,
                      mistakes: dict[str, Any] | None = None, what: str = "output") -> None:
         """Numbers (tensors, arrays, floats) must match the reference within tolerance."""
+        if got is None and expected is not None:
+            raise CaseFailed(_NONE_MESSAGE)
         if _is_tensor(expected) and not _is_tensor(got):
             raise CaseFailed(f"expected a torch.Tensor as {what}, got {type(got).__name__}")
         exp_shape, got_shape = _shape(expected), _shape(got)
@@ -91,7 +120,7 @@ class Case:
                 raise CaseFailed(f"{what} does not match the reference. Likely mistake: {hint}")
         detail = ""
         try:
-            diff = (torch.as_tensor(got, dtype=torch.float64) - torch.as_tensor(expected, dtype=torch.float64)).abs()
+            diff = (_as_float64(got) - _as_float64(expected)).abs()
             idx = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0]) if diff.dim() else ()
             detail = f" Largest difference {diff.max().item():.3g} at index {idx}."
         except Exception:
@@ -102,13 +131,19 @@ class Case:
     def expect_equal(self, got, expected, *, mistakes: dict[str, Any] | None = None,
                      what: str = "output") -> None:
         """Exact equality (token lists, ids, labels, tensors of integers)."""
-        same = bool(torch.equal(got, expected)) if _is_tensor(got) and _is_tensor(expected) \
-            and got.shape == expected.shape else (got == expected) is True or got == expected
-        if same:
+        if _equal(got, expected):
             return
+        if got is None:
+            raise CaseFailed(_NONE_MESSAGE)
         for hint, wrong in (mistakes or {}).items():
-            if got == wrong:
+            if _equal(got, wrong):
                 raise CaseFailed(f"{what} does not match the reference. Likely mistake: {hint}")
+        if _is_tensor(expected) != _is_tensor(got):
+            raise CaseFailed(f"expected {type(expected).__name__} as {what}, got {type(got).__name__}\n"
+                             f"      expected: {_short(expected)}\n      got:      {_short(got)}")
+        exp_shape, got_shape = _shape(expected), _shape(got)
+        if exp_shape is not None and got_shape != exp_shape:
+            raise CaseFailed(f"{what} has shape {got_shape}, expected {exp_shape}.")
         raise CaseFailed(f"{what} is wrong.\n      expected: {_short(expected)}\n      got:      {_short(got)}")
 
     def expect(self, condition: bool, message: str) -> None:
@@ -117,14 +152,59 @@ class Case:
             raise CaseFailed(message)
 
 
+# Frames in these folders are not the learner's code: the checkers and references (this package),
+# torch, the standard library. The learner's line is the innermost frame outside them.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBRARY_DIRS = tuple(
+    {os.path.abspath(p) for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")) if p}
+)
+
+
+def _is_learner_frame(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    if path.startswith(_PACKAGE_DIR + os.sep):
+        return False
+    return not any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+
+
+def _crash_message(err: BaseException, fn) -> str:
+    """Explain an exception raised while a case ran, pointing at the learner's line when it is theirs."""
+    frames = traceback.extract_tb(err.__traceback__)
+    learner = [f for f in frames if _is_learner_frame(f.filename)]
+    text = str(err)
+    if isinstance(err, AssertionError):
+        # Never show a bare "AssertionError": say in words which assert stopped the code.
+        what = "a failed `assert`" + (f": {text}" if text else "")
+    else:
+        what = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    if learner:
+        line = (learner[-1].line or "").strip()
+        where = f" (line {learner[-1].lineno}: `{line}`)" if line else f" (line {learner[-1].lineno})"
+        if isinstance(err, AssertionError):
+            return f"your code stopped at {what}{where}"
+        return f"your code raised {what}{where}"
+    if isinstance(err, TypeError) and not callable(fn) and "not callable" in text:
+        return (f"the check needs your function itself, but got a {type(fn).__name__}: "
+                "pass the function's name without calling it, e.g. check_x(my_fn), not check_x(my_fn(...))")
+    if isinstance(err, TypeError) and "argument" in text:
+        return (f"your function could not be called the way the exercise specifies ({what}): "
+                "check its parameters against the exercise's `def` line")
+    # The error came from the checker's own code while it looked at your output, which usually means the
+    # output has an unexpected type or structure.
+    return (f"the check could not use your function's output ({what}): "
+            "does it return the type and structure the exercise asks for?")
+
+
 class Checker:
     """Collects the cases of one exercise and prints the verdict."""
 
     def __init__(self, name: str, fn: Callable | None = None, *, quiet: bool = False):
         self.name = name
+        self.fn = fn
         self.fn_name = getattr(fn, "__name__", "your function")
         self.quiet = quiet
         self.results: list[tuple[str, bool, str]] = []
+        self._not_implemented: set[str] = set()  # names of the cases that hit NotImplementedError
 
     @contextmanager
     def case(self, name: str):
@@ -134,12 +214,11 @@ class Checker:
         except CaseFailed as fail:
             self.results.append((name, False, str(fail)))
         except NotImplementedError:
+            self._not_implemented.add(name)
             self.results.append((name, False, f"`{self.fn_name}` is not implemented yet: replace "
                                                "`raise NotImplementedError()` with your code."))
         except Exception as err:  # the learner's code crashed: show where, in their code
-            frames = [f for f in traceback.extract_tb(err.__traceback__) if "bert_edu" not in f.filename]
-            where = f" (line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`)" if frames else ""
-            self.results.append((name, False, f"your code raised {type(err).__name__}: {err}{where}"))
+            self.results.append((name, False, _crash_message(err, self.fn)))
         else:
             self.results.append((name, True, ""))
 
@@ -147,8 +226,18 @@ class Checker:
     def passed(self) -> bool:
         return bool(self.results) and all(ok for _, ok, _ in self.results)
 
+    @property
+    def not_implemented(self) -> bool:
+        """True when every case stopped at ``raise NotImplementedError()`` (the exercise is not started)."""
+        return bool(self.results) and all(name in self._not_implemented for name, _, _ in self.results)
+
     def verdict(self) -> bool:
         if not self.quiet:
+            if self.not_implemented:
+                print(f"check_{self.name}: not implemented yet ({len(self.results)} cases waiting)")
+                print(f"  `{self.fn_name}` still raises NotImplementedError: replace "
+                      "`raise NotImplementedError()` with your code, then run this check again.")
+                return False
             n_ok = sum(ok for _, ok, _ in self.results)
             print(f"check_{self.name}: {n_ok}/{len(self.results)} cases passed")
             for name, ok, message in self.results:
@@ -178,5 +267,7 @@ def use_or_reference(fn: Callable, reference: Callable, check: Callable[..., boo
         return fn
     label = name or getattr(fn, "__name__", "your function")
     ref = f"{reference.__module__}.{getattr(reference, '__qualname__', reference)}"
-    print(f"Note: `{label}` does not pass its check yet, so the cells below use the reference `{ref}`.")
+    check_name = getattr(check, "__name__", "its check")
+    print(f"Note: `{label}` does not pass its check yet, so the cells below use the reference `{ref}`. "
+          f"Run `{check_name}({label})` to see what is missing; once it passes, re-run this cell to use yours.")
     return reference

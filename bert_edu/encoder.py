@@ -1,0 +1,108 @@
+"""The Transformer encoder: a stack of identical layers, each attention + feed-forward (BERT section 3).
+
+One layer, "post-LN" as in the original Transformer and BERT (LayerNorm *after* each residual sum):
+
+    x = LayerNorm(x + Dropout(MultiHeadAttention(x) W_O))          # BertAttention
+    x = LayerNorm(x + Dropout(GELU(x W_1 + b_1) W_2 + b_2))        # BertIntermediate + BertOutput
+
+The feed-forward network acts on every position separately; it widens to ``intermediate_size``
+(4 x hidden in BERT), applies GELU and narrows back. BERT uses the exact GELU, x * Phi(x) with the
+Gaussian CDF Phi written with erf; the tanh formula is a close approximation used by some other models.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bert_edu.attention import BertAttention
+from bert_edu.config import BertConfig
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """GELU(x) = x * Phi(x) = x * 0.5 * (1 + erf(x / sqrt(2))), BERT's activation (exact form)."""
+    return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """The tanh approximation of GELU (GPT-2's 'gelu_new'); not what BERT uses."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+# config.hidden_act -> function. The fused F.gelu computes the same exact erf GELU as gelu() above, faster.
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "gelu_new": gelu_tanh,
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+
+
+class BertIntermediate(nn.Module):
+    """First half of the feed-forward network: hidden -> intermediate_size, then GELU."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_act_fn = ACTIVATIONS[config.hidden_act]
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class BertOutput(nn.Module):
+    """Second half: intermediate_size -> hidden, dropout, residual, LayerNorm."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + input_tensor)
+
+
+class BertLayer(nn.Module):
+    """One encoder layer: the attention sub-layer, then the feed-forward sub-layer."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertOutput(config)
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attention_output, weights = self.attention(hidden_states, mask, output_attentions)
+        layer_output = self.output(self.intermediate(attention_output), attention_output)
+        return layer_output, weights
+
+
+class BertEncoder(nn.Module):
+    """``num_hidden_layers`` BertLayers applied in turn; optionally collects every layer's output/weights."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
+                output_attentions: bool = False, output_hidden_states: bool = False):
+        """Returns (last hidden state, all hidden states or None, all attention weights or None).
+
+        all hidden states = (embeddings output, layer 1 output, ..., layer N output), as in transformers.
+        """
+        all_hidden = [hidden_states] if output_hidden_states else None
+        all_weights = [] if output_attentions else None
+        for layer in self.layer:
+            hidden_states, weights = layer(hidden_states, mask, output_attentions)
+            if output_hidden_states:
+                all_hidden.append(hidden_states)
+            if output_attentions:
+                all_weights.append(weights)
+        return (hidden_states,
+                tuple(all_hidden) if output_hidden_states else None,
+                tuple(all_weights) if output_attentions else None)

@@ -1,0 +1,399 @@
+"""The data side of BERT pretraining: next-sentence pairs, masked tokens, batches and evaluation.
+
+Follows the original ``create_pretraining_data.py`` of the BERT repository:
+
+1. **NSP pairs** (:func:`create_instances_from_document`). A document's sentences are gathered into a
+   chunk until it reaches the target length; the chunk is cut at a random sentence boundary into
+   segment A and the rest. Half of the time (a coin flip) segment B is that rest, the real
+   continuation (*IsNext*); otherwise B is a span of a randomly chosen *other* document (*NotNext*) and
+   the unused sentences go back to the document for the next pair. The pair is trimmed to fit
+   ``[CLS] A [SEP] B [SEP]`` in ``seq_len`` tokens (:func:`truncate_seq_pair`). 10% of the time a
+   shorter target length is used, so the model also sees short inputs, as at fine-tuning time.
+2. **MLM** (:func:`mask_tokens`). 15% of the non-special tokens of each sequence are selected (exactly
+   ``max(1, round(0.15 * n))`` of the ``n`` candidates, as in the original); of those, 80% become
+   ``[MASK]``, 10% a random token and 10% stay unchanged. The model must predict the original token at
+   every selected position (``labels``; -100 everywhere else). Masking is *dynamic*: we mask when a
+   batch is built, so a sequence seen twice is masked differently each time (RoBERTa's improvement
+   over the original, which masked once when writing the data).
+3. **Batches** (:class:`PretrainingData`). Everything a step needs is a pure function of
+   ``(seed, step)``: the NSP pairs of an epoch come from ``random.Random(seed, epoch)``, the order from a
+   seeded permutation, the masks from a generator seeded with the step. That makes resuming exact
+   (restart at step ``s`` and you get the very batch ``s`` you would have got) and lets each of several
+   processes cut its own slice out of the same global batch.
+
+Labels follow ``transformers``: ``next_sentence_label`` 0 = IsNext (B follows A), 1 = NotNext.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+IS_NEXT, NOT_NEXT = 0, 1
+IGNORE_INDEX = -100  # label value that cross_entropy (and transformers) ignore
+
+
+# ------------------------------------------------------------------------------------------------
+# tokenizer-facing helpers (work with bert_edu.BertTokenizer and transformers' BertTokenizer(Fast))
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """The token ids the data pipeline needs, read once from a tokenizer."""
+
+    cls: int
+    sep: int
+    pad: int
+    mask: int
+    vocab_size: int
+    special: tuple[int, ...]  # never selected for masking, never used as a random replacement
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer) -> "SpecialIds":
+        vocab_size = len(tokenizer.vocab) if hasattr(tokenizer, "vocab") else len(tokenizer)
+        special = set(getattr(tokenizer, "all_special_ids", []))
+        ids = dict(cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
+                   pad=tokenizer.pad_token_id, mask=tokenizer.mask_token_id)
+        missing = [name for name, value in ids.items() if value is None]
+        if missing:
+            raise ValueError(f"the tokenizer has no id for {missing}; BERT pretraining needs a vocabulary "
+                             "with [CLS], [SEP], [PAD] and [MASK]")
+        special |= set(ids.values())
+        return cls(vocab_size=vocab_size, special=tuple(sorted(special)), **ids)
+
+
+def tokenize_documents(documents: Sequence[Sequence[str]], tokenizer) -> list[list[list[int]]]:
+    """Documents of sentences -> documents of token-id lists (no special tokens). Empty sentences and
+    documents with fewer than one sentence are dropped."""
+    sentences = [s for doc in documents for s in doc]
+    try:  # a fast batched call where the tokenizer has one
+        ids = tokenizer(sentences, add_special_tokens=False)["input_ids"]
+    except (TypeError, KeyError, AttributeError):
+        ids = [tokenizer.convert_tokens_to_ids(tokenizer.tokenize(s)) for s in sentences]
+    out, k = [], 0
+    for doc in documents:
+        sents = [ids[k + i] for i in range(len(doc)) if ids[k + i]]
+        k += len(doc)
+        if sents:
+            out.append(sents)
+    return out
+
+
+def split_documents(documents: list, eval_fraction: float, seed: int) -> tuple[list, list]:
+    """Hold out whole documents for evaluation, so no held-out sentence was ever seen in training."""
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, round(eval_fraction * len(documents))) if eval_fraction > 0 else 0
+    held = set(order[:n_eval])
+    train = [d for i, d in enumerate(documents) if i not in held]
+    held_out = [d for i, d in enumerate(documents) if i in held]
+    return train, held_out
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. NSP pairs, packed to the sequence length
+
+
+@dataclass
+class Instance:
+    tokens_a: list[int]
+    tokens_b: list[int]
+    is_random_next: bool  # True = NotNext
+
+
+def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: random.Random) -> None:
+    """Trim the pair in place to ``max_num_tokens`` in total: always from the longer segment, from its
+    front or back at random (so the model does not learn that text always ends at a sentence end)."""
+    while len(tokens_a) + len(tokens_b) > max_num_tokens:
+        longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        if rng.random() < 0.5:
+            del longer[0]
+        else:
+            longer.pop()
+
+
+def create_instances_from_document(documents: list[list[list[int]]], doc_index: int, seq_len: int,
+                                   rng: random.Random, short_seq_prob: float = 0.1) -> list[Instance]:
+    """All NSP pairs from one document, as in the original ``create_instances_from_document``."""
+    document = documents[doc_index]
+    max_num_tokens = seq_len - 3  # room for [CLS], [SEP], [SEP]
+    target_seq_length = max_num_tokens
+    if rng.random() < short_seq_prob:
+        target_seq_length = rng.randint(2, max_num_tokens)
+
+    instances, chunk, chunk_len, i = [], [], 0, 0
+    while i < len(document):
+        chunk.append(document[i])
+        chunk_len += len(document[i])
+        if i == len(document) - 1 or chunk_len >= target_seq_length:
+            a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+            tokens_a = [t for sentence in chunk[:a_end] for t in sentence]
+            tokens_b: list[int] = []
+            if len(chunk) == 1 or rng.random() < 0.5:
+                # NotNext: B from another document (a chunk of one sentence has no continuation to use)
+                is_random_next = True
+                target_b_length = target_seq_length - len(tokens_a)
+                random_index = doc_index
+                while random_index == doc_index and len(documents) > 1:
+                    random_index = rng.randrange(len(documents))
+                other = documents[random_index]
+                for sentence in other[rng.randrange(len(other)):]:
+                    tokens_b.extend(sentence)
+                    if len(tokens_b) >= target_b_length:
+                        break
+                i -= len(chunk) - a_end  # put the unused sentences back: they start the next chunk
+            else:
+                is_random_next = False
+                tokens_b = [t for sentence in chunk[a_end:] for t in sentence]
+            truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
+            if tokens_a and tokens_b:
+                instances.append(Instance(tokens_a, tokens_b, is_random_next))
+            chunk, chunk_len = [], 0
+        i += 1
+    return instances
+
+
+def create_instances(documents: list[list[list[int]]], seq_len: int, rng: random.Random,
+                     short_seq_prob: float = 0.1) -> list[Instance]:
+    """NSP pairs from every document (need at least two documents for NotNext), shuffled."""
+    if len(documents) < 2:
+        raise ValueError("NSP needs at least two documents (NotNext takes B from another document); "
+                         "separate documents with a blank line in the corpus file")
+    if seq_len < 8:
+        raise ValueError(f"seq_len={seq_len} is too short for [CLS] A [SEP] B [SEP]; use at least 8")
+    instances = []
+    for doc_index in range(len(documents)):
+        instances += create_instances_from_document(documents, doc_index, seq_len, rng, short_seq_prob)
+    rng.shuffle(instances)
+    return instances
+
+
+def encode_instance(inst: Instance, ids: SpecialIds) -> tuple[list[int], list[int]]:
+    """``[CLS] A [SEP] B [SEP]`` and the matching segment ids (0 for A and its [SEP], 1 for B)."""
+    input_ids = [ids.cls, *inst.tokens_a, ids.sep, *inst.tokens_b, ids.sep]
+    token_type_ids = [0] * (len(inst.tokens_a) + 2) + [1] * (len(inst.tokens_b) + 1)
+    return input_ids, token_type_ids
+
+
+class PretrainingDataset(torch.utils.data.Dataset):
+    """Encoded NSP pairs (unmasked): item i -> dict(input_ids, token_type_ids, next_sentence_label)."""
+
+    def __init__(self, instances: list[Instance], ids: SpecialIds):
+        self.instances, self.ids = instances, ids
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def __getitem__(self, i: int) -> dict:
+        inst = self.instances[i]
+        input_ids, token_type_ids = encode_instance(inst, self.ids)
+        return {"input_ids": input_ids, "token_type_ids": token_type_ids,
+                "next_sentence_label": NOT_NEXT if inst.is_random_next else IS_NEXT}
+
+
+def collate(examples: list[dict], ids: SpecialIds, generator: torch.Generator | None = None,
+            mlm_probability: float = 0.15) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence of the batch, then mask (dynamic masking: a fresh draw per call)."""
+    length = max(len(e["input_ids"]) for e in examples)
+    input_ids = torch.full((len(examples), length), ids.pad, dtype=torch.long)
+    token_type_ids = torch.zeros((len(examples), length), dtype=torch.long)
+    attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["input_ids"])
+        input_ids[row, :n] = torch.tensor(e["input_ids"])
+        token_type_ids[row, :n] = torch.tensor(e["token_type_ids"])
+        attention_mask[row, :n] = 1
+    masked, labels = mask_tokens(input_ids, ids, generator, mlm_probability)
+    return {"input_ids": masked, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+            "labels": labels,
+            "next_sentence_label": torch.tensor([e["next_sentence_label"] for e in examples])}
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. masked language modelling
+
+
+def candidate_mask(input_ids: torch.Tensor, special_ids: Sequence[int]) -> torch.Tensor:
+    """True where a token may be selected for prediction: everything but [CLS], [SEP], [PAD], ..."""
+    return ~torch.isin(input_ids, torch.tensor(list(special_ids), device=input_ids.device))
+
+
+def select_positions(candidates: torch.Tensor, mlm_probability: float = 0.15,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Choose exactly ``max(1, round(mlm_probability * n))`` of the ``n`` candidate positions of each row
+    (none if a row has no candidate), uniformly at random. ``round`` is round-half-to-even, as Python's
+    ``round`` in the original code (20 candidates -> 3, 10 -> 2, 30 -> 4 since 4.5 rounds to 4)."""
+    n_candidates = candidates.sum(dim=1)
+    n_select = torch.round(n_candidates.double() * mlm_probability).long().clamp(min=1)
+    n_select = torch.minimum(n_select, n_candidates)
+    # random scores; non-candidates get 2.0 so they sort last; take the n_select smallest per row
+    scores = torch.rand(candidates.shape, generator=generator, device=candidates.device)
+    scores = scores.masked_fill(~candidates, 2.0)
+    rank = scores.argsort(dim=1).argsort(dim=1)  # rank[i, j] = position of token j in row i's order
+    return rank < n_select[:, None]
+
+
+def mask_tokens(input_ids: torch.Tensor, ids: SpecialIds, generator: torch.Generator | None = None,
+                mlm_probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking. Returns ``(masked_input_ids, labels)``.
+
+    ``labels`` holds the original token at the selected positions and -100 elsewhere. Of the selected
+    positions 80% become [MASK], 10% a random (non-special) token, 10% keep their token: the model can
+    never be sure an unmasked token is right, so it must build a good representation of every token,
+    while [MASK] (which never occurs at fine-tuning time) is seen less than it would be otherwise.
+    """
+    selected = select_positions(candidate_mask(input_ids, ids.special), mlm_probability, generator)
+    labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    u = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    to_mask = selected & (u < 0.8)
+    to_random = selected & (u >= 0.8) & (u < 0.9)  # the remaining 10% (u >= 0.9) stay unchanged
+    allowed = torch.ones(ids.vocab_size, dtype=torch.bool)
+    allowed[list(ids.special)] = False
+    pool = allowed.nonzero().squeeze(1).to(input_ids.device)  # ids a random replacement may take
+    random_tokens = pool[torch.randint(len(pool), input_ids.shape, generator=generator,
+                                       device=input_ids.device)]
+    masked = input_ids.clone()
+    masked[to_mask] = ids.mask
+    masked[to_random] = random_tokens[to_random]
+    return masked, labels
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. deterministic batches for a training run
+
+
+def _seeded(*parts: int) -> int:
+    """One 63-bit seed from several integers (seed, epoch, step ...), the same on every machine."""
+    h = 0
+    for p in parts:
+        h = (h * 1_000_003 + int(p) + 0x9E3779B9) % (2**63 - 1)
+    return h
+
+
+class PretrainingData:
+    """Global batches as a pure function of ``(seed, step)``.
+
+    ``batch(step)`` -> dict of tensors for the whole batch; ``batch(step, rank, world_size)`` -> this
+    process's rows of it. Each epoch draws new NSP pairs (another random cut, another NotNext partner)
+    and a new order; every call masks afresh with a generator seeded by the step.
+    """
+
+    def __init__(self, documents: list[list[list[int]]], ids: SpecialIds, seq_len: int,
+                 batch_size: int, seed: int = 0, short_seq_prob: float = 0.1, mlm_probability: float = 0.15):
+        self.documents, self.ids, self.seq_len = documents, ids, seq_len
+        self.batch_size, self.seed = batch_size, seed
+        self.short_seq_prob, self.mlm_probability = short_seq_prob, mlm_probability
+        self._epoch, self._dataset = None, None
+        n = len(self.dataset(0))
+        if n < batch_size:
+            raise ValueError(f"the corpus gives only {n} sequences, fewer than one batch of {batch_size}; "
+                             "use a smaller --batch-size or a larger corpus")
+        self.steps_per_epoch = n // batch_size  # drop the last partial batch: every step is a full batch
+
+    def dataset(self, epoch: int) -> PretrainingDataset:
+        if epoch != self._epoch:
+            rng = random.Random(_seeded(self.seed, epoch))
+            instances = create_instances(self.documents, self.seq_len, rng, self.short_seq_prob)
+            self._epoch, self._dataset = epoch, PretrainingDataset(instances, self.ids)
+        return self._dataset
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        epoch, k = divmod(step, self.steps_per_epoch)
+        dataset = self.dataset(epoch)
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_seeded(self.seed, epoch)))
+        rows = order[k * self.batch_size:(k + 1) * self.batch_size].tolist()
+        generator = torch.Generator().manual_seed(_seeded(self.seed, 1, step))
+        full = collate([dataset[i] for i in rows], self.ids, generator, self.mlm_probability)
+        return shard(full, rank, world_size)
+
+
+def shard(batch: dict[str, torch.Tensor], index: int, count: int) -> dict[str, torch.Tensor]:
+    """Rows ``[index * n/count, (index+1) * n/count)`` of every tensor: one process's (or micro-batch's)
+    share of a global batch."""
+    n = len(batch["input_ids"])
+    if n % count:
+        raise ValueError(f"a batch of {n} sequences does not split into {count} equal parts; "
+                         "make --batch-size a multiple of (number of processes x --grad-accum)")
+    size = n // count
+    return {k: v[index * size:(index + 1) * size] for k, v in batch.items()}
+
+
+def eval_batches(documents: list[list[list[int]]], ids: SpecialIds, seq_len: int, batch_size: int,
+                 seed: int = 0, max_sequences: int = 512, short_seq_prob: float = 0.1) -> list[dict]:
+    """Fixed held-out batches: pairs and masks drawn once, so every evaluation sees the same inputs."""
+    rng = random.Random(_seeded(seed, 7))
+    instances = create_instances(documents, seq_len, rng, short_seq_prob)[:max_sequences]
+    dataset = PretrainingDataset(instances, ids)
+    generator = torch.Generator().manual_seed(_seeded(seed, 11))
+    return [collate([dataset[i] for i in range(s, min(s + batch_size, len(dataset)))], ids, generator)
+            for s in range(0, len(dataset), batch_size)]
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation
+
+
+def mlm_logits_at_labels(prediction_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Vocabulary logits at the selected positions, in ``labels[labels != -100]`` order.
+
+    Our model computes them only there when given labels (shape ``(num_selected, V)``); transformers'
+    model returns them everywhere (``(batch, seq, V)``), so we pick the selected rows out."""
+    if prediction_logits.dim() == 3:
+        return prediction_logits[labels != IGNORE_INDEX]
+    return prediction_logits
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: list[dict], device: torch.device | str = "cpu") -> dict:
+    """Held-out MLM loss and accuracy (over all selected positions) and NSP loss and accuracy."""
+    from bert_edu.training import autocast, move_to
+
+    was_training = model.training
+    model.eval()
+    mlm_loss = mlm_correct = n_mlm = nsp_loss = nsp_correct = n_seq = 0.0
+    for batch in batches:
+        batch = move_to(batch, device)
+        with autocast(device):
+            out = model(**batch)
+        logits = mlm_logits_at_labels(out.prediction_logits, batch["labels"]).float()
+        targets = batch["labels"][batch["labels"] != IGNORE_INDEX]
+        mlm_loss += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+        mlm_correct += (logits.argmax(-1) == targets).sum().item()
+        n_mlm += len(targets)
+        nsp_logits = out.seq_relationship_logits.float()
+        nsp_labels = batch["next_sentence_label"]
+        nsp_loss += torch.nn.functional.cross_entropy(nsp_logits, nsp_labels, reduction="sum").item()
+        nsp_correct += (nsp_logits.argmax(-1) == nsp_labels).sum().item()
+        n_seq += len(nsp_labels)
+    model.train(was_training)
+    return {"mlm_loss": mlm_loss / n_mlm, "mlm_accuracy": mlm_correct / n_mlm,
+            "nsp_loss": nsp_loss / n_seq, "nsp_accuracy": nsp_correct / n_seq}
+
+
+def token_counts(documents: list[list[list[int]]]) -> Counter:
+    """How often each token id occurs in (tokenised) documents."""
+    return Counter(t for doc in documents for sentence in doc for t in sentence)
+
+
+def baselines(train_documents: list[list[list[int]]], batches: list[dict]) -> dict:
+    """What a model that ignores its input scores on the held-out batches.
+
+    * MLM: always predict the most frequent training token (accuracy), and the loss of predicting the
+      training unigram distribution (the best context-free guess: a model that learnt only token
+      frequencies gets exactly this).
+    * NSP: always predict the majority class of the held-out pairs (about 50%).
+    """
+    counts = token_counts(train_documents)
+    total = sum(counts.values())
+    top_token, _ = counts.most_common(1)[0]
+    targets = torch.cat([b["labels"][b["labels"] != IGNORE_INDEX] for b in batches])
+    nsp = torch.cat([b["next_sentence_label"] for b in batches])
+    unigram_nll = -sum(math.log(counts.get(int(t), 0.5) / total) for t in targets) / len(targets)
+    majority = max((nsp == IS_NEXT).float().mean().item(), (nsp == NOT_NEXT).float().mean().item())
+    return {"mlm_accuracy": (targets == top_token).float().mean().item(), "mlm_top_token": top_token,
+            "mlm_unigram_loss": unigram_nll, "nsp_accuracy": majority}

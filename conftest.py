@@ -1,0 +1,23 @@
+"""Print how long each notebook took under nbval, and the total (the course's run-time budget)."""
+
+import time
+from collections import OrderedDict
+
+_notebook_seconds: "OrderedDict[str, float]" = OrderedDict()
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] = _notebook_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    tr = terminalreporter
+    tr.section("notebook run times (nbval, this machine)")
+    for path, seconds in _notebook_seconds.items():
+        tr.write_line(f"{path:55s} {seconds:7.1f} s")
+    total = sum(_notebook_seconds.values())
+    tr.write_line(f"{'all notebooks':55s} {total:7.1f} s  ({total / 60:.1f} min)")
