@@ -9,6 +9,9 @@ Follows the original ``create_pretraining_data.py`` of the BERT repository:
    the unused sentences go back to the document for the next pair. The pair is trimmed to fit
    ``[CLS] A [SEP] B [SEP]`` in ``seq_len`` tokens (:func:`truncate_seq_pair`). 10% of the time a
    shorter target length is used, so the model also sees short inputs, as at fine-tuning time.
+   Two small changes keep the classes 50/50 (the original gives 58% NotNext on our corpus): a chunk
+   of one long sentence also takes the next sentence, and a document's lone last sentence, which has no
+   continuation, is skipped instead of being forced to NotNext. So every pair is a fair coin flip.
 2. **MLM** (:func:`mask_tokens`). 15% of the non-special tokens of each sequence are selected (exactly
    ``max(1, round(0.15 * n))`` of the ``n`` candidates, as in the original); of those, 80% become
    ``[MASK]``, 10% a random token and 10% stay unchanged. The model must predict the original token at
@@ -131,15 +134,23 @@ def create_instances_from_document(documents: list[list[list[int]]], doc_index: 
         chunk.append(document[i])
         chunk_len += len(document[i])
         if i == len(document) - 1 or chunk_len >= target_seq_length:
-            a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+            if len(chunk) == 1 and i + 1 < len(document):
+                # one long sentence filled the chunk: take the next one too, so B can be its continuation
+                i += 1
+                chunk.append(document[i])
+            if len(chunk) == 1:
+                # the document's last sentence, alone: it has no continuation. The original made it
+                # NotNext, which tilts the classes (58% NotNext on our corpus); we skip it.
+                break
+            a_end = rng.randint(1, len(chunk) - 1)
             tokens_a = [t for sentence in chunk[:a_end] for t in sentence]
             tokens_b: list[int] = []
-            if len(chunk) == 1 or rng.random() < 0.5:
-                # NotNext: B from another document (a chunk of one sentence has no continuation to use)
-                is_random_next = True
+            is_random_next = rng.random() < 0.5
+            if is_random_next:
+                # NotNext: B is a span of another document, starting at a random sentence
                 target_b_length = target_seq_length - len(tokens_a)
                 random_index = doc_index
-                while random_index == doc_index and len(documents) > 1:
+                while random_index == doc_index:
                     random_index = rng.randrange(len(documents))
                 other = documents[random_index]
                 for sentence in other[rng.randrange(len(other)):]:
@@ -148,7 +159,6 @@ def create_instances_from_document(documents: list[list[list[int]]], doc_index: 
                         break
                 i -= len(chunk) - a_end  # put the unused sentences back: they start the next chunk
             else:
-                is_random_next = False
                 tokens_b = [t for sentence in chunk[a_end:] for t in sentence]
             truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
             if tokens_a and tokens_b:

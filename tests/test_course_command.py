@@ -23,6 +23,8 @@ def test_make_course_serves_the_notebooks():
     assert shutil.which("make"), "`make` is needed for the README's commands (apt-get install make)"
     port, token = _free_port(), "bert-edu-test"
     args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --ServerApp.open_browser=False"
+    if os.geteuid() == 0:  # CI runs as root; JupyterLab refuses that unless told
+        args += " --allow-root"
     proc = subprocess.Popen(["make", "-s", "course", f"JUPYTER_ARGS={args}"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api/contents?token={token}"
@@ -42,8 +44,10 @@ def test_make_course_serves_the_notebooks():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as resp:
             assert resp.status == 200 and b"JupyterLab" in resp.read()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass  # already gone
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)

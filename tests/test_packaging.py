@@ -22,7 +22,8 @@ def pyproject_deps() -> dict[str, str]:
 
 def environment_deps() -> tuple[dict[str, str], str]:
     deps, python = {}, ""
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("dependencies:"):].splitlines():
         m = re.match(r"^\s*-\s+([^#]+?)\s*(#.*)?$", line)
         if not m or m.group(1).endswith(":") or m.group(1).startswith("-e"):
             continue  # comments, the 'pip:' key, the editable install of the course itself
