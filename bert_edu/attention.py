@@ -30,14 +30,17 @@ from bert_edu.config import BertConfig
 
 
 def additive_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(batch, T) of 1 = real token / 0 = padding  ->  (batch, 1, 1, T) of 0 / most negative float.
+    """1 = real token / 0 = padding  ->  0 / the most negative float, to add to the attention scores.
 
-    The two singleton axes broadcast over heads and over queries: every query ignores the same keys.
-    We add the smallest finite float rather than -inf, so a row with every key masked gives a uniform
-    softmax instead of NaN (transformers does the same).
+    A (batch, T) mask from the tokenizer becomes (batch, 1, 1, T): the two singleton axes broadcast over
+    heads and over queries, so every query ignores the same keys. A mask that already has 4 axes keeps
+    its shape. We add the smallest finite float rather than -inf, so a row with every key masked gives a
+    uniform softmax instead of NaN (transformers does the same).
     """
-    keep = attention_mask[:, None, None, :].to(dtype)
-    return (1.0 - keep) * torch.finfo(dtype).min
+    if attention_mask.dim() == 2:
+        attention_mask = attention_mask[:, None, None, :]
+    zeros = torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device)
+    return zeros.masked_fill(attention_mask == 0, torch.finfo(dtype).min)
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -83,14 +86,17 @@ class BertSelfAttention(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """hidden_states (batch, T, hidden); mask: boolean (batch, 1, 1, T), True = may attend, or None.
+        Returns the merged context (batch, T, hidden) and the weights (batch, heads, T, T) or None."""
         h = self.num_attention_heads
         q = split_heads(self.query(hidden_states), h)
         k = split_heads(self.key(hidden_states), h)
         v = split_heads(self.value(hidden_states), h)
         p = self.dropout.p if self.training else 0.0
         if output_attentions:  # explicit path: we need the (batch, heads, T, T) weights
-            context, weights = scaled_dot_product_attention(q, k, v, mask, p, self.training)
-        else:  # fast path: the same maths in one fused kernel
+            additive = None if mask is None else additive_attention_mask(mask, q.dtype)
+            context, weights = scaled_dot_product_attention(q, k, v, additive, p, self.training)
+        else:  # fast path: the same maths in one fused kernel (a boolean mask: True = may attend)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
             weights = None
         return merge_heads(context), weights

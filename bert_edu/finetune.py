@@ -255,7 +255,7 @@ def load_tokenizer(folder):
     return BertTokenizer.from_pretrained(folder)
 
 
-def pretrained_classifier(folder, label_names):
+def pretrained_classifier(folder, label_names, verbose: bool = True):
     """Weights of the encoder from ``folder`` (any BERT checkpoint: bare, pretraining heads, ...) and a
     freshly initialised classifier with one output per label; the folder's tokenizer."""
     from bert_edu import BertForSequenceClassification
@@ -264,7 +264,7 @@ def pretrained_classifier(folder, label_names):
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not a model folder (no config.json). Pass 'minilm', 'scratch' "
                                 "or the folder a checkpoint was saved to (e.g. by python -m bert_edu.pretrain)")
-    model = BertForSequenceClassification.from_pretrained(folder, **label_maps(label_names))
+    model = BertForSequenceClassification.from_pretrained(folder, verbose=verbose, **label_maps(label_names))
     return model, load_tokenizer(folder)
 
 
@@ -284,15 +284,15 @@ def scratch_classifier(like, label_names, size: str | None = None):
     return BertForSequenceClassification(config), load_tokenizer(like)
 
 
-def build_classifier(init: str, label_names, size: str | None = None, like=None):
+def build_classifier(init: str, label_names, size: str | None = None, like=None, verbose: bool = True):
     """``init``: 'minilm', 'scratch' (architecture + vocab of ``like``, default MiniLM) or a folder."""
     from bert_edu.assets import minilm_path
 
     if init == "minilm":
-        return pretrained_classifier(minilm_path(), label_names)
+        return pretrained_classifier(minilm_path(), label_names, verbose)
     if init == "scratch":
         return scratch_classifier(like or minilm_path(), label_names, size)
-    return pretrained_classifier(init, label_names)
+    return pretrained_classifier(init, label_names, verbose)
 
 
 def save_classifier(model, tokenizer, out) -> Path:
@@ -377,7 +377,7 @@ def main(argv=None) -> int:
 
     device = get_device(args.device)
     training.set_seed(args.seed)
-    model, tokenizer = build_classifier(args.init, data.label_names, args.size, args.like)
+    model, tokenizer = build_classifier(args.init, data.label_names, args.size, args.like, verbose=False)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"labels {data.label_names}; {len(train)} training / {len(data.eval)} eval examples; "
         f"init {args.init} ({n_params / 1e6:.1f}M parameters); device {describe(device)}")

@@ -248,6 +248,20 @@ def select_positions(candidates: torch.Tensor, mlm_probability: float = 0.15,
     return rank < n_select[:, None]
 
 
+def apply_mask_rule(input_ids: torch.Tensor, selected: torch.Tensor, u: torch.Tensor,
+                    random_tokens: torch.Tensor, mask_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 80/10/10 rule, with the randomness passed in. Returns ``(masked_input_ids, labels)``.
+
+    At a selected position: ``u < 0.8`` -> ``[MASK]``; ``0.8 <= u < 0.9`` -> ``random_tokens``; else the
+    token stays. ``labels`` is the *original* token at every selected position (also the unchanged
+    ones: the model must predict them too) and -100 everywhere else.
+    """
+    labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    masked = torch.where(selected & (u < 0.8), torch.full_like(input_ids, mask_id), input_ids)
+    masked = torch.where(selected & (u >= 0.8) & (u < 0.9), random_tokens, masked)
+    return masked, labels
+
+
 def mask_tokens(input_ids: torch.Tensor, ids: SpecialIds, generator: torch.Generator | None = None,
                 mlm_probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masking. Returns ``(masked_input_ids, labels)``.
@@ -258,19 +272,13 @@ def mask_tokens(input_ids: torch.Tensor, ids: SpecialIds, generator: torch.Gener
     while [MASK] (which never occurs at fine-tuning time) is seen less than it would be otherwise.
     """
     selected = select_positions(candidate_mask(input_ids, ids.special), mlm_probability, generator)
-    labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     u = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
-    to_mask = selected & (u < 0.8)
-    to_random = selected & (u >= 0.8) & (u < 0.9)  # the remaining 10% (u >= 0.9) stay unchanged
     allowed = torch.ones(ids.vocab_size, dtype=torch.bool)
     allowed[list(ids.special)] = False
     pool = allowed.nonzero().squeeze(1).to(input_ids.device)  # ids a random replacement may take
     random_tokens = pool[torch.randint(len(pool), input_ids.shape, generator=generator,
                                        device=input_ids.device)]
-    masked = input_ids.clone()
-    masked[to_mask] = ids.mask
-    masked[to_random] = random_tokens[to_random]
-    return masked, labels
+    return apply_mask_rule(input_ids, selected, u, random_tokens, ids.mask)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -316,7 +324,9 @@ class PretrainingData:
         epoch, k = divmod(step, self.steps_per_epoch)
         dataset = self.dataset(epoch)
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_seeded(self.seed, epoch)))
-        rows = order[k * self.batch_size:(k + 1) * self.batch_size].tolist()
+        # each epoch draws its own pairs, so its size varies a little around epoch 0's, which fixed
+        # steps_per_epoch: a larger epoch leaves a few pairs out, a smaller one repeats a few (wrap around)
+        rows = [order[i % len(order)].item() for i in range(k * self.batch_size, (k + 1) * self.batch_size)]
         generator = torch.Generator().manual_seed(_seeded(self.seed, 1, step))
         full = collate([dataset[i] for i in rows], self.ids, generator, self.mlm_probability)
         return shard(full, rank, world_size)

@@ -26,6 +26,7 @@ build bertviz's interactive views (which fetch their JavaScript from a CDN when 
 from __future__ import annotations
 
 import contextlib
+from html import escape as html_escape
 import string
 from pathlib import Path
 
@@ -156,6 +157,45 @@ def mean_statistics(per_example: list[dict[str, torch.Tensor]]) -> dict[str, tor
     return {key: torch.stack([s[key] for s in per_example]).mean(0) for key in per_example[0]}
 
 
+def _uniform_like(n: int) -> torch.Tensor:
+    return torch.full((1, 1, n, n), 1.0 / n)
+
+
+@torch.no_grad()
+def collect_statistics(model, tokenizer, texts: list[str], text_pairs: list[str] | None = None,
+                       batch_size: int = 32) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Run ``model`` on many texts (or sentence pairs) and average ``head_statistics`` over them.
+
+    Returns ``(heads, uniform)``: ``heads`` maps each statistic to a ``(layers, heads)`` tensor (pairs also
+    get ``"A->B"`` and ``"B->A"``, see ``cross_segment_attention``); ``uniform`` gives the same statistics
+    for a head that spreads its attention evenly over the same inputs: the baseline to compare with.
+    Sentences are batched by length, so little time goes into padding.
+    """
+    if text_pairs is not None and len(text_pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text_pairs: give one pair per text")
+    device = next(model.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(text_pairs[i] if text_pairs else ""))
+    per_example, per_uniform = [], []
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch_a = [texts[i] for i in idx]
+        batch_b = [text_pairs[i] for i in idx] if text_pairs else None
+        enc = tokenizer(batch_a, batch_b, padding=True, return_tensors="pt")
+        out = model(**{k: v.to(device) for k, v in enc.items()}, output_attentions=True)
+        for row in range(len(idx)):
+            n = int(enc["attention_mask"][row].sum())
+            tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][row, :n].tolist())
+            for attn, sink in [(stack_layers(out.attentions, row, n), per_example),
+                               (_uniform_like(n), per_uniform)]:
+                stats = head_statistics(attn, tokens)
+                if text_pairs:
+                    b_start = int(enc["token_type_ids"][row, :n].argmax())  # the first token of segment B
+                    stats["A->B"], stats["B->A"] = cross_segment_attention(attn, b_start)
+                sink.append(stats)
+    uniform = {key: float(value) for key, value in mean_statistics(per_uniform).items()}
+    return mean_statistics(per_example), uniform
+
+
 def top_heads(scores: torch.Tensor, k: int = 3) -> list[tuple[int, int, float]]:
     """The ``k`` largest entries of a ``(layers, heads)`` tensor as ``(layer, head, score)``, best first."""
     values, flat = scores.flatten().topk(k)
@@ -185,26 +225,21 @@ def mask_head(context: torch.Tensor, head: int, num_heads: int) -> torch.Tensor:
 
 
 def _attention_output_projections(model) -> list[torch.nn.Module]:
-    """The linear layer of each encoder layer that mixes the concatenated heads (W^O in the paper)."""
-    encoder = getattr(model, "bert", model).encoder
-    out = []
-    for layer in encoder.layer:
-        attention = layer.attention
-        # bert_edu: attention.output_proj / attention.output; transformers: attention.output.dense
-        proj = getattr(attention, "output", None)
-        proj = getattr(proj, "dense", proj)
-        if not isinstance(proj, torch.nn.Linear):
-            raise TypeError(f"cannot find the attention output projection in {type(attention).__name__}")
-        out.append(proj)
-    return out
+    """The linear layer W_O of each encoder layer, whose input is the concatenated heads.
+
+    Named ``encoder.layer[i].attention.output.dense`` in bert_edu and in transformers alike.
+    """
+    encoder = getattr(model, "bert", model).encoder  # a task model keeps its BertModel in .bert
+    return [layer.attention.output.dense for layer in encoder.layer]
 
 
 @contextlib.contextmanager
-def masked_heads(model, heads):
+def masked_heads(model, heads, mask_fn=mask_head):
     """Within the ``with`` block, the ``(layer, head)`` pairs in ``heads`` output zeros.
 
-    Works by a forward pre-hook on each layer's attention output projection, which receives the
+    Works by a forward pre-hook on each layer's attention output projection W_O, which receives the
     concatenated heads: the model's code is not touched, and the hooks go away on exit.
+    ``mask_fn(context, head, num_heads)`` does the zeroing (default: :func:`mask_head`).
     """
     projections = _attention_output_projections(model)
     num_heads = model.config.num_attention_heads
@@ -218,7 +253,7 @@ def masked_heads(model, heads):
         def hook(module, args):
             context = args[0]
             for h in layer_heads:
-                context = mask_head(context, h, num_heads)
+                context = mask_fn(context, h, num_heads)
             return (context, *args[1:])
         return hook
 
@@ -384,6 +419,7 @@ def save_html(html: str, path, title: str = "attention") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     page = ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{title}</title>\n</head>\n<body>\n{html}\n</body>\n</html>\n")
+            '<link rel="icon" href="data:,">\n'  # no icon: the browser does not ask the server for one
+            f"<title>{html_escape(title)}</title>\n</head>\n<body>\n{html}\n</body>\n</html>\n")
     path.write_text(page, encoding="utf-8")
     return path

@@ -11,6 +11,8 @@ import pkgutil
 
 from bert_edu.exercises._harness import Checker, use_or_reference  # noqa: F401
 
+__all__ = ["Checker", "use_or_reference"]
+
 # Re-export every check_* function from the topic modules (tokenization.py, attention.py, ...).
 for _info in pkgutil.iter_modules(__path__):
     if _info.name.startswith("_"):
@@ -19,5 +21,7 @@ for _info in pkgutil.iter_modules(__path__):
     for _name in dir(_mod):
         if _name.startswith("check_"):
             globals()[_name] = getattr(_mod, _name)
+            if _name not in __all__:
+                __all__.append(_name)
 for _tmp in ('_info', '_mod', '_name'):
     globals().pop(_tmp, None)

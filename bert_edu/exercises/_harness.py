@@ -70,6 +70,10 @@ def _equal(got, expected) -> bool:
     """Exact equality that never raises: tensors by shape and value, everything else with ``==``."""
     if _is_tensor(got) or _is_tensor(expected):
         if not (_is_tensor(got) and _is_tensor(expected)):
+            # a one-element tensor equals the Python number it holds: torch.tensor(7) == 7
+            tensor, other = (got, expected) if _is_tensor(got) else (expected, got)
+            if isinstance(other, (int, float)) and tensor.numel() == 1:
+                return tensor.item() == other
             return False
         return got.shape == expected.shape and bool(torch.equal(got.detach().cpu(), expected.detach().cpu()))
     try:
@@ -167,9 +171,14 @@ def _is_learner_frame(filename: str) -> bool:
     return not any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
 
 
-def _crash_message(err: BaseException, fn) -> str:
+def _crash_message(err: BaseException, fn, check_name: str = "check_x") -> str:
     """Explain an exception raised while a case ran, pointing at the learner's line when it is theirs."""
     frames = traceback.extract_tb(err.__traceback__)
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is not None:  # a plain function: its frames and the ones it called are the learner's
+        codes = [frame.f_code for frame, _ in traceback.walk_tb(err.__traceback__)]
+        start = codes.index(code) if code in codes else len(frames)
+        frames = frames[start:]
     learner = [f for f in frames if _is_learner_frame(f.filename)]
     text = str(err)
     if isinstance(err, AssertionError):
@@ -177,15 +186,16 @@ def _crash_message(err: BaseException, fn) -> str:
         what = "a failed `assert`" + (f": {text}" if text else "")
     else:
         what = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    if isinstance(err, TypeError) and not callable(fn) and "not callable" in text:
+        return (f"the check needs your function itself, but got a {type(fn).__name__}: "
+                "pass the function's name without calling it, "
+                f"e.g. {check_name}(my_fn), not {check_name}(my_fn(...))")
     if learner:
         line = (learner[-1].line or "").strip()
         where = f" (line {learner[-1].lineno}: `{line}`)" if line else f" (line {learner[-1].lineno})"
         if isinstance(err, AssertionError):
             return f"your code stopped at {what}{where}"
         return f"your code raised {what}{where}"
-    if isinstance(err, TypeError) and not callable(fn) and "not callable" in text:
-        return (f"the check needs your function itself, but got a {type(fn).__name__}: "
-                "pass the function's name without calling it, e.g. check_x(my_fn), not check_x(my_fn(...))")
     if isinstance(err, TypeError) and "argument" in text:
         return (f"your function could not be called the way the exercise specifies ({what}): "
                 "check its parameters against the exercise's `def` line")
@@ -218,7 +228,7 @@ class Checker:
             self.results.append((name, False, f"`{self.fn_name}` is not implemented yet: replace "
                                                "`raise NotImplementedError()` with your code."))
         except Exception as err:  # the learner's code crashed: show where, in their code
-            self.results.append((name, False, _crash_message(err, self.fn)))
+            self.results.append((name, False, _crash_message(err, self.fn, f"check_{self.name}")))
         else:
             self.results.append((name, True, ""))
 

@@ -1,0 +1,347 @@
+"""Course-wide rules for the exercises (CONTRIBUTING.md, "Exercises"), checked over every notebook and checker.
+
+What counts as an exercise, precisely:
+
+* The **Exercises section** of a notebook is the markdown heading whose text starts with "Exercises" and
+  everything after it up to the next heading of the same or a higher level (or the end of the notebook).
+* Inside the section, each sub-heading (``### Exercise 1 ...``, ``### 2. Predict ...``) starts one exercise;
+  a section without sub-headings counts the top-level items of its numbered lists (``1. ...``) instead.
+* Anywhere else in the notebook, a heading whose text starts with "Exercise" (singular) is one exercise too:
+  an inline "implement it yourself" placed right after the explanation it practises.
+* An exercise is a **predict/explain** exercise when its text says "predict", "explain", "guess" or
+  "estimate" (any form, e.g. "Predict", "explaining").
+* An **implementation exercise** is a function (or class) whose body holds a ``### BEGIN SOLUTION`` region;
+  it must be passed to a ``check_<name>`` call in the same or a later cell, and that checker must come
+  from ``bert_edu.exercises``.
+
+Checkers: every ``check_<name>`` exported by ``bert_edu.exercises`` has the signature
+``check_<name>(fn, quiet=False)``, says "not implemented yet" (and returns False, printing nothing when quiet)
+for a function that raises NotImplementedError, is used by a notebook, and is tested through
+``tests/exercise_helpers.py``: it passes the reference at least once and rejects at least two distinct
+wrong implementations, at least one of them with a named hint. That last rule is measured by running the
+``tests/test_exercises_*.py`` files once with the two helpers wrapped to record each successful call.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import bert_edu.exercises as exercises
+from bert_edu import student_edition as se
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+EXERCISE_NOTEBOOKS = [f"{n:02d}" for n in range(1, 9)]  # 01 .. 08 end with 2-4 exercises
+ALL_NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+CHECKERS = sorted(name for name in dir(exercises) if name.startswith("check_"))
+TOPIC_MODULES = sorted(p.stem for p in (ROOT / "bert_edu" / "exercises").glob("[!_]*.py"))
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+NUMBERED_ITEM = re.compile(r"^\d+[.)]\s+\S")  # top level only: no indentation
+PREDICT = re.compile(r"\b(predict|explain|guess|estimat)\w*", re.IGNORECASE)
+
+
+def notebook_path(number: str) -> Path:
+    matches = sorted(NOTEBOOK_DIR.glob(f"{number}_*.ipynb"))
+    assert len(matches) == 1, f"expected exactly one notebooks/{number}_<name>.ipynb, found {matches}"
+    return matches[0]
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _clean(title: str) -> str:
+    """Heading text without emphasis and a leading number: '**5. Exercises**' -> 'Exercises'."""
+    title = re.sub(r"[*_`]", "", title).strip()
+    return re.sub(r"^\d+(\.\d+)*[.:)]?\s*", "", title)
+
+
+def exercises_in(nb) -> list[dict]:
+    """The notebook's exercises as {'title', 'text', 'where'} by the rules in the module docstring."""
+    # Flatten the markdown into (cell index, line) pairs, with code cells as placeholders for position.
+    lines = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            in_fence = False
+            for line in cell.source.splitlines():
+                if line.strip().startswith("```"):
+                    in_fence = not in_fence
+                lines.append((index, line, in_fence))
+    found, section_level, section_items, in_section_lines = [], None, [], []
+    current = None
+    for index, line, in_fence in lines:
+        m = None if in_fence else HEADING.match(line)
+        if m:
+            level, title = len(m.group(1)), _clean(m.group(2))
+            if section_level is not None and level <= section_level:
+                section_level = None  # the Exercises section ended
+            if re.match(r"exercises\b", title, re.IGNORECASE):
+                section_level, current = level, None
+                continue
+            if section_level is not None:  # a sub-heading inside the section: one exercise
+                current = {"title": title, "text": title, "where": f"cell {index}"}
+                section_items.append(current)
+                continue
+            if re.match(r"exercise\b", title, re.IGNORECASE):  # an inline exercise elsewhere
+                current = {"title": title, "text": title, "where": f"cell {index}"}
+                found.append(current)
+                continue
+            current = None
+            continue
+        if section_level is not None:
+            in_section_lines.append((index, line))
+        if current is not None:
+            current["text"] += "\n" + line
+    if not section_items:  # no sub-headings: numbered list items are the exercises
+        for index, line in in_section_lines:
+            if NUMBERED_ITEM.match(line):
+                section_items.append({"title": line.strip()[:70], "text": line, "where": f"cell {index}"})
+            elif section_items and (line.startswith((" ", "\t")) or not line.strip()):
+                section_items[-1]["text"] += "\n" + line
+    return found + section_items
+
+
+def has_exercises_section(nb) -> bool:
+    return any(HEADING.match(line) and re.match(r"exercises\b", _clean(HEADING.match(line).group(2)), re.I)
+               for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines())
+
+
+def code_tree(cell):
+    try:
+        return ast.parse(se._python_source(cell.source))
+    except SyntaxError:
+        return None
+
+
+def checks_in(nb) -> list[tuple[int, str, list[str]]]:
+    """(cell index, check_<name>, names of the plain arguments) for every check_ call in the notebook."""
+    out = []
+    for index, cell in enumerate(nb.cells):
+        tree = code_tree(cell) if cell.cell_type == "code" else None
+        for node in ast.walk(tree) if tree else []:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("check_"):
+                out.append((index, node.func.id, [a.id for a in node.args if isinstance(a, ast.Name)]))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "use_or_reference":
+                for a in node.args[2:3]:  # use_or_reference(fn, reference, check_<name>)
+                    if isinstance(a, ast.Name):
+                        out.append((index, a.id, [x.id for x in node.args[:1] if isinstance(x, ast.Name)]))
+    return out
+
+
+def defined_in(nb) -> set[str]:
+    names = set()
+    for cell in nb.cells:
+        tree = code_tree(cell) if cell.cell_type == "code" else None
+        for node in tree.body if tree else []:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+    return names
+
+
+def exercise_functions(nb, name: str) -> list[tuple[int, str]]:
+    """(cell index, name) of each function or class whose body holds a solution region."""
+    out = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        student, raise_lines = se.replace_solutions(cell.source, where=f"{name}, cell {index}")
+        if not raise_lines:
+            continue
+        tree = ast.parse(se._python_source(student))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and se._contains_line(node, raise_lines):
+                out.append((index, node.name))
+    return out
+
+
+# --- every notebook ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[p.name for p in ALL_NOTEBOOKS])
+def test_solution_markers_are_balanced(path):
+    se.make_student_notebook(read(path), path.name)  # raises SolutionMarkerError naming the cell
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[p.name for p in ALL_NOTEBOOKS])
+def test_every_check_used_exists(path):
+    nb = read(path)
+    own = defined_in(nb)  # e.g. 00_setup defines a checker to show how they work
+    missing = sorted({name for _, name, _ in checks_in(nb) if name not in own and not hasattr(exercises, name)})
+    assert not missing, f"{path.name} calls checkers that bert_edu.exercises does not define: {missing}"
+
+
+# --- notebooks 01..08 -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("number", EXERCISE_NOTEBOOKS)
+def test_has_summary_and_exercises_sections(number):
+    nb = read(notebook_path(number))
+    titles = [_clean(HEADING.match(line).group(2)) for c in nb.cells if c.cell_type == "markdown"
+              for line in c.source.splitlines() if HEADING.match(line)]
+    assert any(re.match(r"summary\b", t, re.I) for t in titles), f"no 'Summary' heading in {titles}"
+    assert has_exercises_section(nb), f"no 'Exercises' heading in {titles}"
+
+
+@pytest.mark.parametrize("number", EXERCISE_NOTEBOOKS)
+def test_has_two_to_four_exercises(number):
+    path = notebook_path(number)
+    found = exercises_in(read(path))
+    titles = "\n  ".join(f"{e['where']}: {e['title']}" for e in found)
+    assert 2 <= len(found) <= 4, f"{path.name} has {len(found)} exercises (needs 2-4):\n  {titles}"
+
+
+@pytest.mark.parametrize("number", EXERCISE_NOTEBOOKS)
+def test_has_a_predict_or_explain_exercise(number):
+    path = notebook_path(number)
+    found = exercises_in(read(path))
+    assert any(PREDICT.search(e["text"]) for e in found), (
+        f"{path.name}: none of its exercises asks to predict or explain: {[e['title'] for e in found]}")
+
+
+@pytest.mark.parametrize("number", EXERCISE_NOTEBOOKS)
+def test_has_an_implementation_exercise_with_a_checker(number):
+    path = notebook_path(number)
+    nb = read(path)
+    functions = exercise_functions(nb, path.name)
+    assert functions, f"{path.name} has no implementation exercise (a function with a solution region)"
+    checked = [name for _, name, _ in checks_in(nb) if hasattr(exercises, name)]
+    assert checked, f"{path.name} calls no checker from bert_edu.exercises"
+
+
+@pytest.mark.parametrize("number", EXERCISE_NOTEBOOKS)
+def test_every_implementation_exercise_is_checked(number):
+    path = notebook_path(number)
+    nb = read(path)
+    checks = checks_in(nb)
+    unchecked = [f"{fn} (cell {index})" for index, fn in exercise_functions(nb, path.name)
+                 if not any(i >= index and fn in args and hasattr(exercises, name) for i, name, args in checks)]
+    assert not unchecked, (f"{path.name}: no `check_<name>(fn)` from bert_edu.exercises after these "
+                           f"exercises: {unchecked}")
+
+
+# --- every checker ----------------------------------------------------------------------------------------
+
+def test_there_are_checkers():
+    assert CHECKERS, "bert_edu.exercises exports no check_<name> functions yet"
+
+
+def test_checker_names_are_unique_across_topics():
+    import importlib
+
+    owners: dict[str, list[str]] = {}
+    for topic in TOPIC_MODULES:
+        module = importlib.import_module(f"bert_edu.exercises.{topic}")
+        for name in dir(module):
+            if name.startswith("check_") and getattr(module, name).__module__ == module.__name__:
+                owners.setdefault(name, []).append(topic)
+    clashes = {name: topics for name, topics in owners.items() if len(topics) > 1}
+    assert not clashes, f"the same checker name in several topic modules (only one is exported): {clashes}"
+
+
+@pytest.mark.parametrize("topic", TOPIC_MODULES)
+def test_each_topic_module_has_a_test_file(topic):
+    assert (ROOT / "tests" / f"test_exercises_{topic}.py").is_file(), (
+        f"bert_edu/exercises/{topic}.py has no tests/test_exercises_{topic}.py")
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_signature(name):
+    params = list(inspect.signature(getattr(exercises, name)).parameters.values())
+    assert params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD), \
+        f"{name} must take the learner's function as its first argument"
+    quiet = [p for p in params if p.name == "quiet"]
+    assert quiet and quiet[0].default is False, f"{name} needs a `quiet=False` parameter"
+
+
+def unimplemented(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_reports_not_implemented_yet(name, capsys):
+    check = getattr(exercises, name)
+    assert check(unimplemented) is False
+    out = capsys.readouterr().out
+    assert "not implemented yet" in out, f"{name} on an unstarted exercise printed:\n{out}"
+    assert "Traceback" not in out and "AssertionError" not in out
+    assert check(unimplemented, quiet=True) is False
+    assert capsys.readouterr().out == "", f"{name}(fn, quiet=True) must print nothing"
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_is_used_in_a_notebook(name):
+    used = {n for p in ALL_NOTEBOOKS for _, n, _ in checks_in(read(p))}
+    assert name in used, f"no notebook calls {name}"
+
+
+RECORDER = textwrap.dedent("""
+    import json, os, sys
+    import pytest
+    sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+    import exercise_helpers as h
+
+    log = open(os.environ["CHECKER_LOG"], "a")
+
+    def key(fn):
+        cells = tuple(repr(c.cell_contents)[:80] for c in (getattr(fn, "__closure__", None) or ()))
+        code = getattr(fn, "__code__", None)
+        return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}" \\
+               f":{getattr(code, 'co_firstlineno', 0)}:{cells}"
+
+    def record(**entry):
+        log.write(json.dumps(entry) + "\\n")
+        log.flush()
+
+    passes, fails = h.assert_checker_passes, h.assert_checker_fails
+
+    def assert_checker_passes(check, fn, capsys):
+        passes(check, fn, capsys)
+        record(check=check.__name__, kind="pass")
+
+    def assert_checker_fails(check, wrong_fn, capsys, *, hint=None):
+        fails(check, wrong_fn, capsys, hint=hint)
+        record(check=check.__name__, kind="fail", wrong=key(wrong_fn), hint=hint)
+
+    h.assert_checker_passes, h.assert_checker_fails = assert_checker_passes, assert_checker_fails
+    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]]))
+""")
+
+
+@pytest.fixture(scope="module")
+def checker_tests(tmp_path_factory):
+    """Run tests/test_exercises_*.py once, recording every successful helper call: {check: entries}."""
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_exercises_*.py"))
+    log = tmp_path_factory.mktemp("checkers") / "calls.jsonl"
+    log.touch()
+    if files:
+        env = dict(os.environ, CHECKER_LOG=str(log), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        subprocess.run([sys.executable, "-c", RECORDER, *files], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=1800)
+    calls: dict[str, list[dict]] = {}
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        calls.setdefault(entry["check"], []).append(entry)
+    return calls
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_is_tested_on_the_reference_and_two_wrong_versions(name, checker_tests):
+    calls = checker_tests.get(name, [])
+    passes = [c for c in calls if c["kind"] == "pass"]
+    wrong = {c["wrong"] for c in calls if c["kind"] == "fail"}
+    hinted = {c["wrong"] for c in calls if c["kind"] == "fail" and c["hint"]}
+    assert passes, f"no passing test calls assert_checker_passes({name}, reference, capsys)"
+    assert len(wrong) >= 2, (f"{name} is shown to reject {len(wrong)} wrong implementation(s) in passing tests "
+                             "(assert_checker_fails); it needs at least 2")
+    assert hinted, f"no assert_checker_fails({name}, ..., hint=...) checks that a hint names the mistake"
