@@ -16,7 +16,10 @@ Turning text into the ids BERT reads takes four steps, each a short function bel
 The result is identical, id for id, to ``transformers.BertTokenizer`` (tested on a few hundred varied
 texts in ``tests/test_tokenization.py``). Where the Rust tokenizer behind ``transformers.BertTokenizer``
 and the original Python one (``BertTokenizerLegacy``) disagree, we follow ``transformers.BertTokenizer``
-and say so in a comment (Greek final sigma, the tie rule of longest-first truncation, NFC).
+and say so in a comment (Greek final sigma, unassigned code points, the start of CJK Extension E, the tie rule
+of longest-first truncation, NFC). The one difference left: Python's ``unicodedata`` knows a newer Unicode
+version than the Rust tables, so a few characters added since Unicode 9 (2016), marks and punctuation of rare
+and historic scripts, are stripped or split here and not there.
 
 ``train_wordpiece`` learns a vocabulary from a corpus (merges of pieces, scored by frequency or likelihood), and
 ``course_tokenizer`` trains one on the course corpus once and caches it.

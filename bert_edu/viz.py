@@ -26,6 +26,7 @@ build bertviz's interactive views (which fetch their JavaScript from a CDN when 
 from __future__ import annotations
 
 import contextlib
+import re
 from html import escape as html_escape
 import string
 from pathlib import Path
@@ -270,11 +271,12 @@ def masked_heads(model, heads, mask_fn=mask_head):
 
 
 def plot_head(attn: torch.Tensor, tokens: list[str], layer: int | None = None, head: int | None = None,
-              ax=None, title: str | None = None, key_tokens: list[str] | None = None):
+              ax=None, title: str | None = None, key_tokens: list[str] | None = None, vmax: float = 1.0):
     """Heatmap of one head: rows are queries ("from"), columns are keys ("to").
 
     ``attn``: ``(T, T)``, or ``(layers, heads, T, T)`` together with ``layer`` and ``head``.
     ``key_tokens``: the column labels when keys differ from queries (e.g. a sentence-pair block).
+    ``vmax``: the weight drawn darkest (1 by default, so that heatmaps of different heads compare).
     """
     import matplotlib.pyplot as plt
 
@@ -289,7 +291,7 @@ def plot_head(attn: torch.Tensor, tokens: list[str], layer: int | None = None, h
     if ax is None:
         size = min(7.0, 1.5 + 0.22 * max(len(tokens), len(key_tokens)))
         _, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix.detach().cpu().numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(matrix.detach().cpu().numpy(), cmap="Blues", vmin=0, vmax=vmax)
     ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=8)
     ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
     ax.set_xlabel("attends to (key)")
@@ -367,15 +369,20 @@ def plot_head_scores(scores: torch.Tensor, title: str, ax=None, fmt: str = "{:.2
 
 
 def plot_sentence_pair(attn: torch.Tensor, tokens: list[str], b_start: int, layer: int, head: int):
-    """One head on a sentence pair, as two panels: A's tokens attending to B, and B's attending to A."""
+    """One head on a sentence pair, as two panels: A's tokens attending to B, and B's attending to A.
+
+    Cross-segment weights are often small, so the colour scale ends at the largest weight shown.
+    """
     import matplotlib.pyplot as plt
 
     matrix = attn[layer, head]
     a, b = tokens[:b_start], tokens[b_start:]
+    a_to_b, b_to_a = matrix[:b_start, b_start:], matrix[b_start:, :b_start]
+    vmax = float(max(a_to_b.max(), b_to_a.max()))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
-    plot_head(matrix[:b_start, b_start:], a, key_tokens=b, ax=left, title=f"A -> B (layer {layer}, head {head})")
-    plot_head(matrix[b_start:, :b_start], b, key_tokens=a, ax=right, title=f"B -> A (layer {layer}, head {head})")
-    fig.tight_layout()
+    plot_head(a_to_b, a, key_tokens=b, ax=left, title=f"A -> B (layer {layer}, head {head})", vmax=vmax)
+    plot_head(b_to_a, b, key_tokens=a, ax=right, title=f"B -> A (layer {layer}, head {head})", vmax=vmax)
+    fig.colorbar(right.images[0], ax=[left, right], shrink=0.7, label="attention weight")
     return fig
 
 
@@ -390,9 +397,16 @@ def _bertviz_inputs(attentions, tokens, index: int, decimals: int | None):
                          "the tokens of the same input (tokenizer.convert_ids_to_tokens(input_ids[index]))")
     attn = attn[..., :len(tokens), :len(tokens)]  # fewer tokens than positions: drop the right padding
     if decimals is not None:  # 3 decimals are plenty to draw, and make the page ~4x smaller
-        attn = attn.round(decimals=decimals)
+        # in float64, so that 0.123 prints as "0.123" and not as float32's 0.12300000339746475
+        attn = attn.double().round(decimals=decimals)
     # bertviz wants one (1, heads, T, T) tensor per layer
     return [layer_attn[None] for layer_attn in attn]
+
+
+def _drop_params_copy(html: str) -> str:
+    """bertviz pastes the data into its template twice: in the code and in a comment on the same line
+    ("// HACK: PYTHON_PARAMS is a template marker ..."). Remove the copy in the comment: half the size."""
+    return re.sub(r"// HACK: .* is a template marker", "// HACK: PYTHON_PARAMS is a template marker", html, count=1)
 
 
 def head_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
@@ -402,7 +416,8 @@ def head_view_html(attentions, tokens: list[str], sentence_b_start: int | None =
     from bertviz import head_view
 
     layers = _bertviz_inputs(attentions, tokens, index, decimals)
-    return head_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    html = head_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    return _drop_params_copy(html)
 
 
 def model_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
@@ -411,7 +426,8 @@ def model_view_html(attentions, tokens: list[str], sentence_b_start: int | None 
     from bertviz import model_view
 
     layers = _bertviz_inputs(attentions, tokens, index, decimals)
-    return model_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    html = model_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    return _drop_params_copy(html)
 
 
 def save_html(html: str, path, title: str = "attention") -> Path:

@@ -4,10 +4,12 @@ What counts as an exercise, precisely:
 
 * The **Exercises section** of a notebook is the markdown heading whose text starts with "Exercises" and
   everything after it up to the next heading of the same or a higher level (or the end of the notebook).
-* Inside the section, each sub-heading (``### Exercise 1 ...``, ``### 2. Predict ...``) starts one exercise;
-  a section without sub-headings counts the top-level items of its numbered lists (``1. ...``) instead.
-* Anywhere else in the notebook, a heading whose text starts with "Exercise" (singular) is one exercise too:
-  an inline "implement it yourself" placed right after the explanation it practises.
+* An exercise starts at a markdown line that is a heading or a bold paragraph whose text starts with the word
+  "Exercise" (singular): ``### Exercise 1: WordPiece``, ``**Exercise 3 — predict, then count.**``. These count
+  anywhere in the notebook (an inline "implement it yourself" right after its explanation counts too). Its
+  text runs to the next exercise or the next top-level heading.
+* A notebook without such markers counts the sub-headings of its Exercises section instead, and failing
+  those, the top-level items of the section's numbered lists (``1. ...``).
 * An exercise is a **predict/explain** exercise when its text says "predict", "explain", "guess" or
   "estimate" (any form, e.g. "Predict", "explaining").
 * An **implementation exercise** is a function (or class) whose body holds a ``### BEGIN SOLUTION`` region;
@@ -49,6 +51,8 @@ TOPIC_MODULES = sorted(p.stem for p in (ROOT / "bert_edu" / "exercises").glob("[
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 NUMBERED_ITEM = re.compile(r"^\d+[.)]\s+\S")  # top level only: no indentation
+# "### Exercise 2: ...", "**Exercise 3 — predict, then count.**", "## 1. Exercise: ..." (not "Exercises")
+EXERCISE_MARKER = re.compile(r"^(#{1,6}\s+|\*\*|__)\s*(\d+[.)]\s*)?Exercise(?!s)\b", re.IGNORECASE)
 PREDICT = re.compile(r"\b(predict|explain|guess|estimat)\w*", re.IGNORECASE)
 
 
@@ -64,53 +68,50 @@ def read(path: Path):
 
 def _clean(title: str) -> str:
     """Heading text without emphasis and a leading number: '**5. Exercises**' -> 'Exercises'."""
-    title = re.sub(r"[*_`]", "", title).strip()
+    title = re.sub(r"[*`]", "", title).strip().strip("_").strip()
     return re.sub(r"^\d+(\.\d+)*[.:)]?\s*", "", title)
 
 
 def exercises_in(nb) -> list[dict]:
     """The notebook's exercises as {'title', 'text', 'where'} by the rules in the module docstring."""
-    # Flatten the markdown into (cell index, line) pairs, with code cells as placeholders for position.
-    lines = []
+    lines = []  # (cell index, markdown line), outside code fences
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             in_fence = False
             for line in cell.source.splitlines():
                 if line.strip().startswith("```"):
                     in_fence = not in_fence
-                lines.append((index, line, in_fence))
-    found, section_level, section_items, in_section_lines = [], None, [], []
-    current = None
-    for index, line, in_fence in lines:
-        m = None if in_fence else HEADING.match(line)
-        if m:
-            level, title = len(m.group(1)), _clean(m.group(2))
+                elif not in_fence:
+                    lines.append((index, line))
+
+    marked, sub_headings, numbered = [], [], []
+    section_level, current, kind_current = None, None, None
+    for index, line in lines:
+        heading = HEADING.match(line)
+        if heading:
+            level, title = len(heading.group(1)), _clean(heading.group(2))
             if section_level is not None and level <= section_level:
                 section_level = None  # the Exercises section ended
             if re.match(r"exercises\b", title, re.IGNORECASE):
                 section_level, current = level, None
                 continue
-            if section_level is not None:  # a sub-heading inside the section: one exercise
-                current = {"title": title, "text": title, "where": f"cell {index}"}
-                section_items.append(current)
-                continue
-            if re.match(r"exercise\b", title, re.IGNORECASE):  # an inline exercise elsewhere
-                current = {"title": title, "text": title, "where": f"cell {index}"}
-                found.append(current)
-                continue
-            current = None
+            if section_level is None and level <= 2:
+                current = None
+        if EXERCISE_MARKER.match(line):
+            bold = re.match(r"^\*\*(.+?)\*\*", line)
+            title = _clean(bold.group(1) if bold else line.lstrip("#").strip())[:70]
+            current = {"title": title, "text": line, "where": f"cell {index}"}
+            marked.append(current)
             continue
-        if section_level is not None:
-            in_section_lines.append((index, line))
+        if section_level is not None and heading:
+            sub_headings.append({"title": _clean(heading.group(2)), "text": line, "where": f"cell {index}"})
+        elif section_level is not None and NUMBERED_ITEM.match(line):
+            numbered.append({"title": line.strip()[:70], "text": line, "where": f"cell {index}"})
+        elif section_level is not None and (sub_headings or numbered) and not marked:
+            (sub_headings or numbered)[-1]["text"] += "\n" + line
         if current is not None:
             current["text"] += "\n" + line
-    if not section_items:  # no sub-headings: numbered list items are the exercises
-        for index, line in in_section_lines:
-            if NUMBERED_ITEM.match(line):
-                section_items.append({"title": line.strip()[:70], "text": line, "where": f"cell {index}"})
-            elif section_items and (line.startswith((" ", "\t")) or not line.strip()):
-                section_items[-1]["text"] += "\n" + line
-    return found + section_items
+    return marked or sub_headings or numbered
 
 
 def has_exercises_section(nb) -> bool:
@@ -141,12 +142,15 @@ def checks_in(nb) -> list[tuple[int, str, list[str]]]:
 
 
 def defined_in(nb) -> set[str]:
+    """Names the notebook defines itself or imports from outside bert_edu.exercises (e.g. check_versions)."""
     names = set()
     for cell in nb.cells:
         tree = code_tree(cell) if cell.cell_type == "code" else None
-        for node in tree.body if tree else []:
+        for node in ast.walk(tree) if tree else []:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 names.add(node.name)
+            if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("bert_edu.exercises"):
+                names.update(a.asname or a.name for a in node.names)
     return names
 
 

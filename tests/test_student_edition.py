@@ -362,7 +362,7 @@ def test_student_notebook_runs(path, student_dir, capsys):
                    resources={"metadata": {"path": str(out)}}).execute()
     seconds = time.perf_counter() - start
     with capsys.disabled():
-        print(f"\n[student edition] {path.name}: {seconds:.0f} s, {report.code_regions} code exercise(s), "
+        print(f"\n[student edition] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
               f"{len(report.raising_cells)} cell(s) tagged {se.RAISES_TAG}")
 
     problems = []

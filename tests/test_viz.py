@@ -146,14 +146,42 @@ def test_bertviz_adapters_return_html_for_our_tokens(tmp_path):
     expected = viz.stack_layers(out.attentions, index=1, length=5)
     torch.testing.assert_close(drawn, expected, atol=5e-4, rtol=0)
     assert torch.equal(drawn, drawn.round(decimals=3))  # rounded: a 4x smaller page
+    assert html.count('"left_text"') == 1  # the data is in the page once (bertviz pastes it twice)
     pair_html = viz.model_view_html(out.attentions, tokens, sentence_b_start=3, decimals=None)
-    assert "Sentence A -> Sentence B" in pair_html
+    assert "Sentence A -> Sentence B" in pair_html and pair_html.count('"left_text"') == 5
     with pytest.raises(ValueError, match="tokens"):
         viz.head_view_html(out.attentions, tokens + ["a", "b"])
     page = viz.save_html(html, tmp_path / "views" / "head.html", title="a <title>")
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in text and html in text
     assert "a &lt;title&gt;" in text
+
+
+def test_plots_label_tokens_layers_and_heads():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    attn = torch.softmax(torch.randn(2, 3, 5, 5), dim=-1)
+    tokens = ["[CLS]", "a", "b", "[SEP]", "c"]
+    ax = viz.plot_head(attn, tokens, layer=1, head=2)
+    assert [t.get_text() for t in ax.get_xticklabels()] == tokens and ax.get_title() == "layer 1, head 2"
+    assert (ax.images[0].get_array() == attn[1, 2].numpy()).all()
+    with pytest.raises(ValueError, match="layer= and head="):
+        viz.plot_head(attn, tokens)
+    fig = viz.plot_all_heads(attn)
+    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "head 0" and fig.axes[3].get_ylabel() == "layer 1"
+    ax = viz.plot_head_scores(attn[..., 0, 0], "scores")
+    assert len(ax.texts) == 6
+    ax = viz.plot_per_layer({"x": attn[..., 0, 0]}, ylabel="share")
+    assert list(ax.lines[0].get_ydata()) == pytest.approx(attn[..., 0, 0].mean(-1).tolist())
+    fig = viz.plot_sentence_pair(attn, tokens, b_start=3, layer=0, head=1)
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.get_xticklabels()] == tokens[3:]
+    assert [t.get_text() for t in right.get_xticklabels()] == tokens[:3]
+    assert (right.images[0].get_array() == attn[0, 1, 3:, :3].numpy()).all()
+    plt.close("all")
 
 
 # ----------------------------------------------------------------------------------------------

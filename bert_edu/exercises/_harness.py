@@ -244,7 +244,8 @@ class Checker:
     def verdict(self) -> bool:
         if not self.quiet:
             if self.not_implemented:
-                print(f"check_{self.name}: not implemented yet ({len(self.results)} cases waiting)")
+                n = len(self.results)
+                print(f"check_{self.name}: not implemented yet ({n} case{'s' if n != 1 else ''} waiting)")
                 print(f"  `{self.fn_name}` still raises NotImplementedError: replace "
                       "`raise NotImplementedError()` with your code, then run this check again.")
                 return False
