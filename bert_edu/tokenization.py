@@ -336,6 +336,16 @@ class BertTokenizer:
         # memoise WordPiece per word: real text repeats the same words again and again
         self._word_to_ids = functools.lru_cache(maxsize=cache_size)(self._word_to_ids_uncached)
 
+    def __getstate__(self):  # picklable (DataLoader workers, multiprocessing): the cache is rebuilt
+        state = dict(self.__dict__)
+        state["_word_to_ids"] = state["_word_to_ids"].cache_info().maxsize
+        return state
+
+    def __setstate__(self, state):
+        maxsize = state.pop("_word_to_ids")
+        self.__dict__.update(state)
+        self._word_to_ids = functools.lru_cache(maxsize=maxsize)(self._word_to_ids_uncached)
+
     # --- loading and saving ---------------------------------------------------------------------
 
     @classmethod

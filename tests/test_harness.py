@@ -83,7 +83,8 @@ def test_known_mistake_gets_its_hint(capsys):
     def wrong_axis(x):
         return torch.softmax(x, dim=0)
 
-    assert_checker_fails(check_softmax, wrong_axis, capsys, hint="Likely mistake: the softmax was taken over the wrong axis")
+    assert_checker_fails(check_softmax, wrong_axis, capsys,
+                         hint="Likely mistake: the softmax was taken over the wrong axis")
 
 
 def test_unknown_mistake_shows_expected_and_got(capsys):

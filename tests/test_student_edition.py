@@ -1,7 +1,7 @@
 """``python -m bert_edu.student_edition``: solutions out, prompts in, and the student notebooks still run.
 
-The unit tests use small synthetic notebooks. ``test_student_notebook_runs`` generates the student edition
-of every course notebook and executes it: exactly the tagged cells raise (NotImplementedError), the
+The unit tests use small synthetic notebooks. ``test_student_edition_of_course_notebook`` generates the
+student edition of every course notebook and executes it: exactly the tagged cells raise (NotImplementedError), the
 checkers say "not implemented yet", ``use_or_reference`` falls back with its note, everything else runs.
 """
 
@@ -310,8 +310,14 @@ def test_nbval_runs_the_student_edition_and_only_the_tag_excuses_an_error(tmp_pa
     src = make_course(tmp_path / "notebooks")
     out = tmp_path / "student"
     se.write_student_edition(out, src)
+    nb = nbformat.read(out / "01_double.ipynb", as_version=4)
+    # nbval 0.11 also accepts a tagged cell that does NOT raise: the tag only excuses an error. That is why
+    # test_student_edition_of_course_notebook checks the other direction itself (every cell the tool tags does raise).
+    nb.cells.append(new_code_cell("print('no error here')", metadata={"tags": [se.RAISES_TAG]}))
+    nbformat.write(nb, out / "01_double.ipynb")
     result = run_nbval(out / "01_double.ipynb")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "7 passed" in result.stdout  # one test per code cell, the tagged ones included
 
     nb = nbformat.read(out / "01_double.ipynb", as_version=4)
     nb.cells[6].metadata["tags"] = []  # without the tag, the exercise cell fails the run
@@ -346,7 +352,7 @@ def cell_text(cell) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_student_notebook_runs(path, student_dir, capsys):
+def test_student_edition_of_course_notebook(path, student_dir, capsys):
     from nbclient import NotebookClient
 
     out, reports = student_dir

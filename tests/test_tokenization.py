@@ -350,6 +350,13 @@ def test_wordpiece_greedy_longest_match():
     assert wordpiece("a" * 3, vocab | {"##a"}) == ["a", "##a", "##a"]
 
 
+def test_pickle_round_trip(ours):
+    import pickle
+
+    again = pickle.loads(pickle.dumps(ours))
+    assert again(TEXTS[:50]) == ours(TEXTS[:50])
+
+
 def test_word_cache_is_used(ours):
     ours._word_to_ids.cache_clear()
     ours.tokenize("the the the the")

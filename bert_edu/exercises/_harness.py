@@ -159,9 +159,8 @@ class Case:
 # Frames in these folders are not the learner's code: the checkers and references (this package),
 # torch, the standard library. The learner's line is the innermost frame outside them.
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_LIBRARY_DIRS = tuple(
-    {os.path.abspath(p) for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")) if p}
-)
+_LIBRARY_DIRS = tuple({os.path.abspath(p) for key, p in sysconfig.get_paths().items()
+                       if key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def _is_learner_frame(filename: str) -> bool:
