@@ -17,7 +17,10 @@ The analyses follow Clark et al. (2019), "What Does BERT Look At? An Analysis of
 * ``cross_segment_attention(attn, b_start)``: in a sentence pair, the share of A's attention that goes
   to B, and of B's that goes to A.
 
-``head_statistics`` computes all of these for one example; ``mean_statistics`` averages them over many.
+``head_statistics`` computes all of these for one example; ``mean_statistics`` averages them over many;
+``collect_statistics`` runs a model over a list of sentences (or pairs) and does both, together with the
+same statistics for a uniform-attention head, the baseline. ``top_heads`` ranks the heads.
+
 The ``plot_*`` functions draw with matplotlib (offline, static). ``head_view_html``/``model_view_html``
 build bertviz's interactive views (which fetch their JavaScript from a CDN when the page is opened) and
 ``save_html`` writes them as a standalone page. ``mask_head`` and ``masked_heads`` switch heads off.
@@ -27,13 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from html import escape as html_escape
 import string
+from html import escape as html_escape
 from pathlib import Path
 
 import torch
-
-SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]")
 
 # The three libraries bertviz's pages load when they open (from bertviz 1.4's head_view.py/.js and
 # model_view.js). tests/test_bertviz_browser.py serves local copies at these addresses.

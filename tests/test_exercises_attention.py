@@ -91,7 +91,12 @@ def test_split_and_merge_heads(capsys):
 
     assert_checker_fails(check_split_heads, split_no_transpose, capsys, hint="mixes different tokens")
     assert_checker_fails(check_split_heads, split_interleaved, capsys, hint="contiguous slice")
+    def merge_features_first(x):
+        b, n, t, d = x.shape
+        return x.permute(0, 2, 3, 1).reshape(b, t, n * d)
+
     assert_checker_fails(check_merge_heads, merge_no_transpose, capsys, hint="transpose heads and T back")
+    assert_checker_fails(check_merge_heads, merge_features_first, capsys, hint="concatenate the heads")
 
 
 def test_attention_memory(capsys):
