@@ -8,9 +8,10 @@
 # What it puts where:
 #   * Debian's `chromium` package, via apt-get           -> /usr/bin/chromium
 #   * require.js, d3, jQuery from the npm registry       -> $BERT_EDU_BROWSER_JS
-#     (default: ${BERT_EDU_CACHE:-~/.cache/bert-edu}/browser-js, outside the repository: third-party
-#     JavaScript is never committed). Files are laid out like the CDN's paths, e.g.
-#     ajax/libs/d3/5.7.0/d3.min.js, so the test serves that folder on 127.0.0.1 in place of the CDN.
+#     (default: bert_edu's cache folder + /browser-js, i.e. $BERT_EDU_CACHE/browser-js, else
+#     ~/.cache/bert-edu/browser-js: outside the repository, third-party JavaScript is never committed).
+#     Files are laid out like the CDN's paths, e.g. ajax/libs/d3/5.7.0/d3.min.js, so the test serves
+#     that folder on 127.0.0.1 in place of the CDN.
 #
 # Versions are the ones bertviz 1.4 asks the CDN for (see bert_edu.viz.BERTVIZ_SCRIPTS), with one
 # substitution: jQuery 2.0.0 was never published on npm, so its path holds jQuery 2.1.0, the first 2.x
@@ -18,10 +19,13 @@
 # require.js is npm's unminified require.js 2.3.6, served under the CDN's name require.min.js.
 # Each file is checked against the sha256 pinned below.
 #
-# Environment: BERT_EDU_BROWSER_JS (where the JS goes), BERT_EDU_CACHE (its default parent).
+# Environment: BERT_EDU_BROWSER_JS (where the JS goes), BERT_EDU_CACHE / XDG_CACHE_HOME (its default
+# parent, as in bert_edu.assets.cache_dir()).
 set -euo pipefail
 
-JS_DIR="${BERT_EDU_BROWSER_JS:-${BERT_EDU_CACHE:-$HOME/.cache/bert-edu}/browser-js}"
+# the same folder as bert_edu.assets.cache_dir() / "browser-js", where the test looks
+CACHE="${BERT_EDU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bert-edu}"
+JS_DIR="${BERT_EDU_BROWSER_JS:-$CACHE/browser-js}"
 
 # npm package@version | file inside the package tarball | path under JS_DIR (= CDN path) | sha256
 LIBS=(

@@ -109,7 +109,10 @@ class DevTools:
                 return None
             chunk = os.read(self._from_chrome, 1 << 20)
             if not chunk:
-                raise RuntimeError(f"Chromium exited (code {self.process.poll()}); see {self._log.name}")
+                self._log.flush()
+                tail = Path(self._log.name).read_text(errors="replace").strip().splitlines()[-15:]
+                raise RuntimeError(f"Chromium exited (code {self.process.poll()}); its output ends with:\n"
+                                   + "\n".join(tail))
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
@@ -190,12 +193,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pair():
-    """Our model's attentions for one sentence pair: (attn (L, H, T, T), tokens, sentence_b_start)."""
+    """Our model on one sentence pair: (output.attentions, tokens, sentence_b_start)."""
     from bert_edu import BertModel, BertTokenizer
     from bert_edu.assets import minilm_path
 
     tokenizer = BertTokenizer.from_pretrained(minilm_path())
-    model = BertModel.from_pretrained(minilm_path()).eval()
+    model = BertModel.from_pretrained(minilm_path(), verbose=False).eval()
     enc = tokenizer("The cat sat on the mat.", "It was very happy.", return_tensors="pt")
     with torch.no_grad():
         out = model(**enc, output_attentions=True)

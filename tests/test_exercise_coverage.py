@@ -8,8 +8,8 @@ What counts as an exercise, precisely:
   "Exercise" (singular): ``### Exercise 1: WordPiece``, ``**Exercise 3 — predict, then count.**``. These count
   anywhere in the notebook (an inline "implement it yourself" right after its explanation counts too). Its
   text runs to the next exercise or the next top-level heading.
-* A notebook without such markers counts the sub-headings of its Exercises section instead, and failing
-  those, the top-level items of the section's numbered lists (``1. ...``).
+* An Exercises section without such markers counts its sub-headings instead, and failing those, the
+  top-level items of its numbered lists (``1. ...``); inline markers before the section count as well.
 * An exercise is a **predict/explain** exercise when its text says "predict", "explain", "guess" or
   "estimate" (any form, e.g. "Predict", "explaining").
 * An **implementation exercise** is a function (or class) whose body holds a ``### BEGIN SOLUTION`` region;
@@ -84,7 +84,7 @@ def exercises_in(nb) -> list[dict]:
                 elif not in_fence:
                     lines.append((index, line))
 
-    marked, sub_headings, numbered = [], [], []
+    marked, marked_in_section, sub_headings, numbered = [], [], [], []
     section_level, current, kind_current = None, None, None
     for index, line in lines:
         heading = HEADING.match(line)
@@ -101,17 +101,17 @@ def exercises_in(nb) -> list[dict]:
             bold = re.match(r"^\*\*(.+?)\*\*", line)
             title = _clean(bold.group(1) if bold else line.lstrip("#").strip())[:70]
             current = {"title": title, "text": line, "where": f"cell {index}"}
-            marked.append(current)
+            (marked if section_level is None else marked_in_section).append(current)
             continue
         if section_level is not None and heading:
             sub_headings.append({"title": _clean(heading.group(2)), "text": line, "where": f"cell {index}"})
         elif section_level is not None and NUMBERED_ITEM.match(line):
             numbered.append({"title": line.strip()[:70], "text": line, "where": f"cell {index}"})
-        elif section_level is not None and (sub_headings or numbered) and not marked:
+        elif section_level is not None and (sub_headings or numbered) and not marked_in_section:
             (sub_headings or numbered)[-1]["text"] += "\n" + line
         if current is not None:
             current["text"] += "\n" + line
-    return marked or sub_headings or numbered
+    return marked + (marked_in_section or sub_headings or numbered)
 
 
 def has_exercises_section(nb) -> bool:
