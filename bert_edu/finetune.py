@@ -49,6 +49,9 @@ from bert_edu.classification_data import DataError, load_classification_data
 DEFAULTS = dict(epochs=3, lr=1e-4, batch_size=16, max_length=128, warmup_ratio=0.1, weight_decay=0.01,
                 max_grad_norm=1.0, seed=0)
 
+# The command line's default for length bucketing (see bucketed_batches); the notebook turns it on.
+CLI_BUCKET = True
+
 # Architectures for --init scratch --size (the vocabulary always comes from the tokenizer used)
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256),
@@ -332,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
     p.add_argument("--max-train-examples", type=int, help="use only the first N training examples")
     p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=CLI_BUCKET,
+                   help="batch sentences of similar length together (faster: less padding)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -387,7 +392,7 @@ def main(argv=None) -> int:
     result = train_classifier(model, train_features, eval_features, epochs=args.epochs, lr=args.lr,
                               batch_size=args.batch_size, warmup_ratio=args.warmup_ratio,
                               weight_decay=args.weight_decay, seed=args.seed, device=device,
-                              pad_token_id=pad, progress=not args.no_progress, log=log)
+                              pad_token_id=pad, bucket=args.bucket, progress=not args.no_progress, log=log)
     metrics = {"accuracy": result.best["accuracy"], "loss": result.best["loss"],
                "train_examples": result.train_examples,
                "examples_seen": result.train_examples * args.epochs,

@@ -165,9 +165,14 @@ class BertPreTrainedModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def num_parameters(self) -> int:
-        """Distinct parameters (a tied matrix counts once)."""
-        return sum(p.numel() for p in self.parameters())
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Distinct parameters (a tied matrix counts once); the keywords mean what they mean in transformers,
+        whose Trainer calls this."""
+        skip = set()
+        if exclude_embeddings:
+            skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.parameters()
+                   if id(p) not in skip and (p.requires_grad or not only_trainable))
 
     @classmethod
     def from_pretrained(cls, folder, verbose: bool = True, **config_overrides):

@@ -246,3 +246,18 @@ def test_name_map_covers_every_parameter():
         for name in convert.ours_to_hf(cls(config)):
             name = name.removeprefix("bert.")
             assert sum(bool(p.match(name)) for p in patterns) == 1, name
+
+
+def test_num_parameters_matches_transformers_keywords():
+    """transformers' Trainer calls num_parameters(exclude_embeddings=True) on the model it trains."""
+    import transformers
+
+    from bert_edu import BertConfig, BertModel
+
+    kw = dict(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+              intermediate_size=16, max_position_embeddings=32)
+    ours, theirs = BertModel(BertConfig(**kw)), transformers.BertModel(transformers.BertConfig(**kw))
+    for options in ({}, {"exclude_embeddings": True}, {"only_trainable": True}):
+        assert ours.num_parameters(**options) == theirs.num_parameters(**options)
+    ours.embeddings.word_embeddings.weight.requires_grad_(False)
+    assert ours.num_parameters(only_trainable=True) == ours.num_parameters() - 800
