@@ -271,6 +271,17 @@ def load_vocab(path) -> dict[str, int]:
     return vocab
 
 
+def _read_tokenizer_json(path) -> tuple[dict[str, int], dict]:
+    """The WordPiece vocabulary and the BertNormalizer settings of a `tokenizers` tokenizer.json."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    model = data.get("model") or {}
+    if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
+        raise ValueError(f"{path} does not hold a WordPiece vocabulary (model type {model.get('type')!r}); "
+                         "a BERT tokenizer folder needs vocab.txt or a WordPiece tokenizer.json")
+    normalizer = data.get("normalizer") or {}
+    return dict(model["vocab"]), (normalizer if normalizer.get("type") == "BertNormalizer" else {})
+
+
 class BatchEncoding(dict):
     """What ``tokenizer(...)`` returns: a dict of ``input_ids``, ``token_type_ids``, ``attention_mask``
     whose entries can also be read as attributes (``enc.input_ids``), as in transformers."""
@@ -371,6 +382,15 @@ class BertTokenizer:
         if kwargs.get("model_max_length", 0) > VERY_LARGE_INTEGER // 2:
             kwargs["model_max_length"] = VERY_LARGE_INTEGER
         kwargs.update(overrides)
+        if not (folder / "vocab.txt").is_file() and (folder / "tokenizer.json").is_file():
+            # transformers 5 saves only tokenizer.json (the Rust tokenizer's file): read the same vocabulary
+            # and normalisation settings from there
+            vocab, normalizer = _read_tokenizer_json(folder / "tokenizer.json")
+            for ours, theirs in (("do_lower_case", "lowercase"), ("strip_accents", "strip_accents"),
+                                 ("tokenize_chinese_chars", "handle_chinese_chars")):
+                if ours not in kwargs and theirs in normalizer:
+                    kwargs[ours] = normalizer[theirs]
+            return cls(vocab, **kwargs)
         return cls(load_vocab(folder / "vocab.txt"), **kwargs)
 
     def save_pretrained(self, folder) -> tuple[str, ...]:

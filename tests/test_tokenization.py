@@ -429,3 +429,18 @@ def test_course_tokenizer_is_cached(tmp_path, monkeypatch):
     assert "THE" not in third.get_vocab() and len(list((assets.cache_dir() / "tokenizers").iterdir())) == 2
     with pytest.raises(FileNotFoundError, match="corpus file"):
         course_tokenizer(corpus=tmp_path / "missing.txt")
+
+
+def test_loads_a_folder_saved_by_transformers_5(tmp_path):
+    """transformers 5 writes tokenizer.json and no vocab.txt; we read the vocabulary from there."""
+    import transformers
+
+    from bert_edu import BertTokenizer
+    from bert_edu.assets import minilm_path
+
+    theirs = transformers.BertTokenizer.from_pretrained(minilm_path())
+    theirs.save_pretrained(tmp_path)
+    ours = BertTokenizer.from_pretrained(tmp_path)
+    texts = ["Héllo, WORLD! 你好 unaffable", "a [MASK] test"]
+    assert ours(texts, padding=True)["input_ids"] == theirs(texts, padding=True)["input_ids"]
+    assert ours.vocab_size == 30522
