@@ -7,8 +7,9 @@ The recipe of the BERT paper (section 4.1), in small plain functions:
 * AdamW (no decay on biases and LayerNorm), the learning rate warmed up over the first 10% of the steps,
   then decayed linearly to 0; the gradient norm clipped at 1;
 * **dynamic padding**: each batch is padded only to its own longest sentence, not to ``max_length``;
-* **length bucketing** (a speed trick): batches are made of sentences of similar length, so there is
-  little padding to compute on; which sentences go together is still random from epoch to epoch;
+* **length bucketing** (a speed trick, ``bucket=True``; ``--bucket`` on the command line): batches are made
+  of sentences of similar length, so there is little padding to compute on; which sentences go together is
+  still random from epoch to epoch;
 * the validation set evaluated after every epoch, and the weights of the best epoch kept;
 * the test set evaluated once, at the very end, by the caller.
 
@@ -49,8 +50,9 @@ from bert_edu.classification_data import DataError, load_classification_data
 DEFAULTS = dict(epochs=3, lr=1e-4, batch_size=16, max_length=128, warmup_ratio=0.1, weight_decay=0.01,
                 max_grad_norm=1.0, seed=0)
 
-# The command line's default for length bucketing (see bucketed_batches); the notebook turns it on.
-CLI_BUCKET = True
+# Length bucketing is off by default on the command line: on one epoch of 3,000 sentences it cost about one
+# point of validation accuracy (3 seeds each; same test accuracy), and robustness matters more there than speed.
+CLI_BUCKET = False
 
 # Architectures for --init scratch --size (the vocabulary always comes from the tokenizer used)
 SIZES = {

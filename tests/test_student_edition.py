@@ -379,8 +379,9 @@ def test_student_edition_of_course_notebook(path, student_dir, capsys):
         tagged = se.RAISES_TAG in tags(cell)
         head = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
         if errors and not tagged:
+            trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0].traceback[-3:]))
             problems.append(f"cell {index} ({head!r}) raised {errors[0].ename}: {errors[0].evalue} but is not "
-                            f"tagged {se.RAISES_TAG}")
+                            f"tagged {se.RAISES_TAG} (if the source notebook fails too, fix it there):\n{trace}")
         if tagged and not errors and index in report.raising_cells:
             problems.append(f"cell {index} ({head!r}) is tagged {se.RAISES_TAG} but ran without an error")
         if errors and tagged and errors[0].ename != "NotImplementedError":
