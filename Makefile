@@ -33,7 +33,7 @@ test: setup
 	$(PY) -m pytest -v --durations=0 --nbval-lax --nbval-current-env tests notebooks
 
 unit: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests -k "not course_notebook"
 
 notebooks: setup
 	$(PY) -m bert_edu.notebooks execute $(NOTEBOOKS)
