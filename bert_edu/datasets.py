@@ -155,3 +155,49 @@ def corpus_path() -> Path:
     if not path.is_file() or path.stat().st_mtime < source.stat().st_mtime:
         write_corpus(pretraining_documents(read_rotten_tomatoes(source)), path)
     return path
+
+
+# ------------------------------------------------------------------------------------------------
+# command line: the course's data as files, for the command-line tools and for other software
+
+
+def write_sentiment_splits(out_dir: Path, seed: int = SPLIT_SEED) -> dict[str, Path]:
+    """``train.csv``, ``validation.csv`` and ``test.csv`` (columns ``text,label``; label names, not ids)
+    in ``out_dir``: the very split of notebook 08, for ``python -m bert_edu.finetune``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, examples in sentiment_splits(seed).items():
+        path = out_dir / f"{name}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "label"])
+            writer.writerows((ex.text, LABELS[ex.label]) for ex in examples)
+        paths[name] = path
+    return paths
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bert_edu.datasets",
+                                     description="Write the course's data to files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sentiment", help="the fixed sentiment split as train/validation/test .csv files")
+    p.add_argument("out_dir")
+    p = sub.add_parser("corpus", help="the pretraining corpus (one sentence per line, blank line between "
+                                      "documents) copied to a file")
+    p.add_argument("out_file")
+    args = parser.parse_args(argv)
+    if args.command == "sentiment":
+        for name, path in write_sentiment_splits(Path(args.out_dir)).items():
+            n = sum(1 for _ in open(path, encoding="utf-8")) - 1
+            print(f"{name:10s} {n:6,d} sentences -> {path}")
+    else:
+        documents = read_corpus(corpus_path())
+        print(f"{len(documents):,} documents -> {write_corpus(documents, Path(args.out_file))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -56,3 +56,21 @@ def test_sentence_splitter():
     assert datasets.split_sentences("He runs. She (Ann) hides! Why? 3 men came.") == [
         "He runs.", "She (Ann) hides!", "Why?", "3 men came."]
     assert datasets.split_sentences("Mr. smith stays whole.") == ["Mr. smith stays whole."]
+
+
+def test_sentiment_split_export_reads_back_through_the_finetune_loader(tmp_path, capsys):
+    from bert_edu.classification_data import load_classification_data
+
+    assert datasets.main(["sentiment", str(tmp_path)]) == 0
+    assert "10,202 sentences" in capsys.readouterr().out
+    data = load_classification_data(tmp_path / "train.csv", tmp_path / "validation.csv", tmp_path / "test.csv")
+    splits = datasets.sentiment_splits()
+    assert list(data.label_names) == list(datasets.LABELS)
+    for got, name in ((data.train, "train"), (data.eval, "validation"), (data.test, "test")):
+        assert [(ex.text, data.label_names[ex.label]) for ex in got] == \
+            [(ex.text, datasets.LABELS[ex.label]) for ex in splits[name]]
+
+
+def test_corpus_export_matches_the_course_corpus(tmp_path):
+    assert datasets.main(["corpus", str(tmp_path / "corpus.txt")]) == 0
+    assert datasets.read_corpus(tmp_path / "corpus.txt") == datasets.read_corpus(datasets.corpus_path())

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bert_edu.pretraining import (IGNORE_INDEX, IS_NEXT, NOT_NEXT, PretrainingData, SpecialIds,
-                                  candidate_mask, collate, create_instances, encode_instance, mask_tokens,
+                                  candidate_mask, collate, create_instances, encode_instance, eval_batches, mask_tokens,
                                   select_positions, shard, split_documents, truncate_seq_pair)
 
 IDS = SpecialIds(cls=2, sep=3, pad=0, mask=4, vocab_size=30000, special=(0, 1, 2, 3, 4))
@@ -104,6 +104,23 @@ def test_split_documents_holds_out_whole_documents():
     train, held = split_documents(docs, 0.1, seed=0)
     assert len(held) == 10 and len(train) == 90
     assert not {id(d) for d in train} & {id(d) for d in held}
+
+
+def test_eval_batches_are_fixed_and_draw_further_passes_up_to_the_requested_size():
+    docs = synthetic_documents(6, max_sentences=6)  # a small held-out set: one pass gives few pairs
+    one_pass = len(create_instances(docs, 32, random.Random(0)))
+    batches = eval_batches(docs, IDS, seq_len=32, batch_size=8, seed=0, max_sequences=3 * one_pass)
+    again = eval_batches(docs, IDS, seq_len=32, batch_size=8, seed=0, max_sequences=3 * one_pass)
+    n = sum(len(b["input_ids"]) for b in batches)
+    assert one_pass < n <= 3 * one_pass
+    for a, b in zip(batches, again):  # the same inputs at every evaluation
+        for key in a:
+            assert torch.equal(a[key], b[key])
+    pairs = {tuple(row.tolist()) for b in batches for row in torch.where(b["labels"] == IGNORE_INDEX,
+                                                                           b["input_ids"], b["labels"])}
+    assert len(pairs) > one_pass  # further passes drew other cuts and partners, not copies
+    few = eval_batches(docs, IDS, seq_len=32, batch_size=8, seed=0, max_sequences=5)
+    assert sum(len(b["input_ids"]) for b in few) == 5
 
 
 # --------------------------------------------------------------------------------------------- MLM
