@@ -75,7 +75,7 @@ class PretrainConfig:
     seed: int = 0
     eval_every: int = 100
     eval_fraction: float = 0.05  # share of documents held out
-    eval_sequences: int = 512
+    eval_sequences: int = 1024  # fixed held-out pairs (drawn in several passes if the held-out set is small)
     save_every: int = 0  # also write a checkpoint every N steps (0 = only at the end)
     impl: str = "bert_edu"  # "bert_edu" (ours) or "transformers" (for comparison)
     device: str | None = None  # None = best available (bert_edu.device.get_device)
@@ -361,11 +361,11 @@ def course_recipe(device: torch.device | str | None = None) -> PretrainConfig:
     out = str(assets.checkpoint_dir(COURSE_CHECKPOINT))
     if device.type == "cuda":  # ~33 M tokens: a few minutes on a recent GPU
         return PretrainConfig(size="mini", vocab="course-4000", max_steps=5000, batch_size=256, lr=1e-3,
-                              seq_len=128, eval_every=500, eval_sequences=1024, out=out, device=str(device))
+                              seq_len=128, eval_every=500, out=out, device=str(device))
     # ~5.5 M tokens: about 2.5 minutes on 2 CPU cores. Short sequences, large batches, a high learning
     # rate and no dropout: in a run this short the tiny model underfits, so regularising only slows it.
     return PretrainConfig(size="tiny", vocab="course-4000", max_steps=700, batch_size=128, lr=2e-3,
-                          seq_len=64, dropout=0.0, eval_every=50, eval_sequences=1024, out=out, device=str(device))
+                          seq_len=64, dropout=0.0, eval_every=50, out=out, device=str(device))
 
 
 def pretrain_course_model(force: bool = False, progress: bool = True) -> Path:
