@@ -164,17 +164,10 @@ def corpus_path() -> Path:
 def write_sentiment_splits(out_dir: Path, seed: int = SPLIT_SEED) -> dict[str, Path]:
     """``train.csv``, ``validation.csv`` and ``test.csv`` (columns ``text,label``; label names, not ids)
     in ``out_dir``: the very split of notebook 08, for ``python -m bert_edu.finetune``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, examples in sentiment_splits(seed).items():
-        path = out_dir / f"{name}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["text", "label"])
-            writer.writerows((ex.text, LABELS[ex.label]) for ex in examples)
-        paths[name] = path
-    return paths
+    from bert_edu.classification_data import write_labelled_file
+
+    return {name: write_labelled_file(Path(out_dir) / f"{name}.csv", examples, LABELS)
+            for name, examples in sentiment_splits(seed).items()}
 
 
 def main(argv=None) -> int:
