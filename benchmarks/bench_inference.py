@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     import transformers
 
     from bert_edu import BertModel
-    from bert_edu.assets import minilm_path
+    from bert_edu.data.assets import minilm_path
 
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     path = minilm_path()

@@ -5,7 +5,7 @@
     python benchmarks/bench_pretraining.py --device cuda --dtype bf16 --size base --batch-size 64
 
 What is timed: one full training step, forward + backward + AdamW step + zero_grad, on the same masked
-batch (15% of the non-special tokens selected, 80/10/10, as bert_edu.pretraining.mask_tokens), both
+batch (15% of the non-special tokens selected, 80/10/10, as bert_edu.data.pretraining.mask_tokens), both
 models starting from the same weights. The two models alternate step by step (a noisy neighbour slows
 both alike); we report the median step time of each as tokens/s and the ratio ours / theirs.
 Before timing, the two losses are checked to agree.
@@ -38,9 +38,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from bert_edu.pretrain import SIZES, build_model, model_config  # noqa: E402
-from bert_edu.pretraining import SpecialIds, mask_tokens  # noqa: E402
-from bert_edu.training import autocast, make_optimizer  # noqa: E402
+from bert_edu.train.pretrain import SIZES, build_model, model_config  # noqa: E402
+from bert_edu.data.pretraining import SpecialIds, mask_tokens  # noqa: E402
+from bert_edu.train.common import autocast, make_optimizer  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -81,7 +81,7 @@ def build_pair(config: dict, device: torch.device):
     torch.manual_seed(0)
     ours = build_model(config, "bert_edu")
     theirs = build_model(config, "transformers")
-    from bert_edu import convert
+    from bert_edu.model import convert
 
     missing, unexpected = theirs.load_state_dict(convert.ours_to_hf(ours), strict=False)
     assert not unexpected and all("decoder" in k for k in missing), (missing, unexpected)
@@ -107,7 +107,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"],
-                   help="bf16 = autocast on CUDA (bert_edu.training.autocast); CPU runs fp32")
+                   help="bf16 = autocast on CUDA (bert_edu.train.common.autocast); CPU runs fp32")
     p.add_argument("--size", default="tiny", choices=list(SIZES))
     p.add_argument("--vocab-size", type=int, default=30522, help="default: the MiniLM / BERT vocabulary")
     p.add_argument("--seq-len", type=int, default=128)

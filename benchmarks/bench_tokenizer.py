@@ -39,11 +39,11 @@ def main(argv=None) -> int:
     from transformers import BertTokenizer as HFBertTokenizer
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
-    from bert_edu import datasets
-    from bert_edu.assets import minilm_path
-    from bert_edu.tokenization import BertTokenizer
+    from bert_edu.data import corpus
+    from bert_edu.data.assets import minilm_path
+    from bert_edu.text.tokenizer import BertTokenizer
 
-    sentences = [s for doc in datasets.read_corpus(datasets.corpus_path()) for s in doc]
+    sentences = [s for doc in corpus.read_corpus(corpus.corpus_path()) for s in doc]
     words = sum(len(s.split()) for s in sentences)
     print(f"corpus: {len(sentences):,} sentences, {words:,} words; best of {args.repeat} runs; "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -8,14 +8,14 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "BertTokenizer": "bert_edu.tokenization",
-    "train_wordpiece": "bert_edu.tokenization",
-    "BertConfig": "bert_edu.config",
-    "BertModel": "bert_edu.modeling",
-    "BertForPreTraining": "bert_edu.modeling",
-    "BertForMaskedLM": "bert_edu.modeling",
-    "BertForSequenceClassification": "bert_edu.modeling",
-    "get_device": "bert_edu.device",
+    "BertTokenizer": "bert_edu.text.tokenizer",
+    "train_wordpiece": "bert_edu.text.wordpiece",
+    "BertConfig": "bert_edu.model.config",
+    "BertModel": "bert_edu.model.bert",
+    "BertForPreTraining": "bert_edu.model.heads",
+    "BertForMaskedLM": "bert_edu.model.heads",
+    "BertForSequenceClassification": "bert_edu.model.heads",
+    "get_device": "bert_edu.train.device",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,4 +1,6 @@
-"""`python -m bert_edu` (or `bert-edu info`): versions, device and asset status, for bug reports."""
+"""`bert-edu`: one command for the course. `bert-edu info` (the default) prints versions, device and asset
+status for bug reports; every other subcommand is the same as its `python -m bert_edu.<name>` form and
+takes the same flags (`bert-edu pretrain --help`)."""
 
 from __future__ import annotations
 
@@ -54,7 +56,8 @@ def check_versions() -> list[tuple[str, str | None, str, bool]]:
 
 
 def info() -> int:
-    from bert_edu import __version__, assets
+    from bert_edu.data import assets
+    from bert_edu import __version__
 
     print(f"bert-edu {__version__}")
     print(f"python   {platform.python_version()} ({sys.executable})")
@@ -64,7 +67,7 @@ def info() -> int:
         bad += not ok
         print(f"  [{'OK' if ok else 'FAIL'}] {name:12s} {installed or 'not installed':14s} (needs >= {minimum})")
     try:
-        from bert_edu.device import describe
+        from bert_edu.train.device import describe
 
         print(f"device   {describe()}")
     except Exception as err:  # torch missing or broken: say so, keep going
@@ -78,9 +81,40 @@ def info() -> int:
     return 1 if bad else 0
 
 
+# subcommand -> (module whose main(argv) it runs, one line of help). Each is also `python -m <module>`.
+COMMANDS = {
+    "assets": ("bert_edu.data.assets", "fetch, verify and locate the offline assets"),
+    "data": ("bert_edu.data.__main__", "write the course's data (sentiment split, corpus) to files"),
+    "pretrain": ("bert_edu.train.pretrain", "MLM + NSP pretraining (notebook 07)"),
+    "finetune": ("bert_edu.train.finetune", "fine-tune a text classifier (notebook 08)"),
+    "ner": ("bert_edu.train.ner", "fine-tune a named-entity tagger (notebook 10)"),
+    "qa": ("bert_edu.train.qa", "fine-tune extractive question answering (notebook 11)"),
+    "predict": ("bert_edu.train.predict", "predict with a saved model"),
+    "student": ("bert_edu.course.student_edition", "write the student edition of the notebooks"),
+    "notebooks": ("bert_edu.course.notebooks", "re-execute notebooks in place"),
+}
+
+
+def available_commands() -> dict:
+    """The subcommands whose module exists in this version of the package."""
+    from importlib.util import find_spec
+
+    return {name: spec for name, spec in COMMANDS.items() if find_spec(spec[0]) is not None}
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="bert-edu", description=__doc__)
-    parser.add_argument("command", nargs="?", default="info", choices=["info"])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = available_commands()
+    if argv and argv[0] in commands:
+        import importlib
+
+        module = importlib.import_module(commands[argv[0]][0])
+        return module.main(argv[1:])
+    epilog = "subcommands:\n" + "\n".join(f"  {name:10s} {help_}" for name, (_, help_) in commands.items())
+    parser = argparse.ArgumentParser(prog="bert-edu", description=__doc__, epilog=epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="info", choices=["info", *commands],
+                        help="info (default) or one of the subcommands below")
     parser.parse_args(argv)
     return info()
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from bert_edu import assets, datasets
+from bert_edu.data import assets
+from bert_edu.data import sentiment
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def test_good_download_is_verified(empty_cache):
     (fname, sha), = assets.ASSETS["rotten_tomatoes"].members.values()
     assert assets.sha256_file(folder / fname) == sha
     # and the data inside is what the brief says: 7,403 fresh, 5,405 rotten, 1,097 plots
-    rows = datasets.read_rotten_tomatoes(folder / fname)
+    rows = sentiment.read_rotten_tomatoes(folder / fname)
     counts = {c: sum(r["category"] == c for r in rows) for c in ("fresh", "rotten", "plot")}
     assert counts == {"fresh": 7403, "rotten": 5405, "plot": 1097}
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bert_edu import viz
-from bert_edu.assets import cache_dir
+from bert_edu.course import viz
+from bert_edu.data.assets import cache_dir
 
 SETUP = "bash .ci/browser-setup.sh"
 CHROMIUM = os.environ.get("BERT_EDU_CHROMIUM", "/usr/bin/chromium")
@@ -195,7 +195,7 @@ def server(tmp_path_factory):
 def pair():
     """Our model on one sentence pair: (output.attentions, tokens, sentence_b_start)."""
     from bert_edu import BertModel, BertTokenizer
-    from bert_edu.assets import minilm_path
+    from bert_edu.data.assets import minilm_path
 
     tokenizer = BertTokenizer.from_pretrained(minilm_path())
     model = BertModel.from_pretrained(minilm_path(), verbose=False).eval()
@@ -213,7 +213,7 @@ def publish(server, name: str, html: str, local_libraries: bool = True) -> str:
     With ``local_libraries`` the CDN addresses in the page point at the local server instead.
     """
     for url in viz.BERTVIZ_SCRIPTS.values():  # require.js is a <script src>, d3/jQuery are require paths
-        assert url.removesuffix(".js") in html, f"bertviz no longer loads {url}: update bert_edu.viz.BERTVIZ_SCRIPTS"
+        assert url.removesuffix(".js") in html, f"bertviz no longer loads {url}: update bert_edu.course.viz.BERTVIZ_SCRIPTS"
     if local_libraries:
         html = html.replace(viz.BERTVIZ_CDN, server.base + "ajax/libs/")
         assert viz.BERTVIZ_CDN not in html

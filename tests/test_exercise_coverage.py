@@ -40,7 +40,7 @@ import nbformat
 import pytest
 
 import bert_edu.exercises as exercises
-from bert_edu import student_edition as se
+from bert_edu.course import student_edition as se
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"

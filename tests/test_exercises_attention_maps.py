@@ -5,7 +5,7 @@ import math
 import torch
 from exercise_helpers import assert_checker_fails, assert_checker_passes
 
-from bert_edu import viz
+from bert_edu.course import viz
 from bert_edu.exercises import attention_maps as ex
 
 # --- previous_token_head -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from bert_edu.encoder import gelu, gelu_tanh
+from bert_edu.model.encoder import gelu, gelu_tanh
 from bert_edu.exercises.encoder import (check_add_and_norm, check_feed_forward, check_gelu, check_layer_parameters,
                                         reference_layer_parameters)
 from exercise_helpers import assert_checker_fails, assert_checker_passes

@@ -5,7 +5,7 @@ import unicodedata
 from exercise_helpers import assert_checker_fails, assert_checker_passes
 
 from bert_edu.exercises import tokenization as ex
-from bert_edu.tokenization import wordpiece
+from bert_edu.text.tokenizer import wordpiece
 
 
 # --- wordpiece ----------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def test_strip_accents_reference_passes(capsys):
 
 
 def test_strip_accents_package_version_passes(capsys):
-    from bert_edu.tokenization import strip_accents
+    from bert_edu.text.tokenizer import strip_accents
 
     assert_checker_passes(ex.check_strip_accents, strip_accents, capsys)
 
@@ -111,7 +111,7 @@ def test_truncate_not_implemented(capsys):
 
 
 def _true_lengths():
-    from bert_edu.assets import minilm_path
+    from bert_edu.data.assets import minilm_path
     from transformers import BertTokenizer
 
     hf = BertTokenizer.from_pretrained(minilm_path())

@@ -10,9 +10,11 @@ import sys
 import pytest
 import torch
 
-from bert_edu import BertConfig, BertForSequenceClassification, finetune, predict
-from bert_edu.assets import minilm_path
-from bert_edu.datasets import Example
+from bert_edu.train import finetune
+from bert_edu.train import predict
+from bert_edu import BertConfig, BertForSequenceClassification
+from bert_edu.data.assets import minilm_path
+from bert_edu.data.classification import Example
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -2,28 +2,28 @@
 
 import pytest
 
-from bert_edu import datasets
-from bert_edu.classification_data import (DataError, label_names_from, load_classification_data,
+from bert_edu.data import corpus, sentiment
+from bert_edu.data.classification import (DataError, label_names_from, load_classification_data,
                                           read_labelled_file, to_examples)
-from bert_edu.datasets import Example
+from bert_edu.data.classification import Example
 
 # ------------------------------------------------------------------------------------- the sentiment split
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return datasets.read_rotten_tomatoes()
+    return sentiment.read_rotten_tomatoes()
 
 
 @pytest.fixture(scope="module")
 def splits(rows):
-    return datasets.sentiment_splits(rows=rows)
+    return sentiment.sentiment_splits(rows=rows)
 
 
 def test_split_is_reproducible(rows, splits):
-    again = datasets.sentiment_splits(rows=rows)
+    again = sentiment.sentiment_splits(rows=rows)
     assert again == splits
-    other = datasets.sentiment_splits(seed=1, rows=rows)
+    other = sentiment.sentiment_splits(seed=1, rows=rows)
     assert other["test"] != splits["test"], "a different seed must give a different split"
 
 
@@ -37,7 +37,7 @@ def test_splits_are_disjoint_and_deduplicated(splits):
 
 
 def test_splits_cover_every_example_with_its_label(rows, splits):
-    everything = datasets.sentiment_examples(rows)
+    everything = sentiment.sentiment_examples(rows)
     union = [ex for split in splits.values() for ex in split]
     assert sorted(union) == sorted(everything)
     assert {ex.label for ex in union} == {0, 1}

@@ -14,7 +14,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import bert_edu  # noqa: E402
-from bert_edu import convert, hf_bridge  # noqa: E402
+from bert_edu.model import convert
+from bert_edu.course import hf_bridge
 
 CLASSES = ["BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification"]
 

@@ -11,11 +11,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 
-from bert_edu import convert  # noqa: E402
-from bert_edu.attention import BertSelfAttention  # noqa: E402
-from bert_edu.config import BertConfig  # noqa: E402
-from bert_edu.modeling import (BertForMaskedLM, BertForPreTraining, BertForSequenceClassification,  # noqa: E402
-                               BertModel)
+from bert_edu.model import convert
+from bert_edu.model.attention import BertSelfAttention  # noqa: E402
+from bert_edu.model.config import BertConfig  # noqa: E402
+from bert_edu.model.bert import BertModel  # noqa: E402
+from bert_edu.model.heads import BertForMaskedLM, BertForPreTraining, BertForSequenceClassification  # noqa: E402
 
 ATOL = 1e-5
 CONFIGS = {

@@ -9,10 +9,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 
-from bert_edu import assets, convert  # noqa: E402
-from bert_edu.config import BertConfig  # noqa: E402
-from bert_edu.modeling import (BertForMaskedLM, BertForPreTraining, BertForSequenceClassification,  # noqa: E402
-                               BertModel)
+from bert_edu.data import assets
+from bert_edu.model import convert
+from bert_edu.model.config import BertConfig  # noqa: E402
+from bert_edu.model.bert import BertModel  # noqa: E402
+from bert_edu.model.heads import BertForMaskedLM, BertForPreTraining, BertForSequenceClassification  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,

@@ -1,4 +1,4 @@
-"""NSP pairs, packing and MLM masking (bert_edu.pretraining): the classic data bugs, on synthetic ids.
+"""NSP pairs, packing and MLM masking (bert_edu.data.pretraining): the classic data bugs, on synthetic ids.
 
 Synthetic documents make every token traceable: sentence s of document d is SENT_LEN copies of the id
 ``token(d, s)``, so from any token we can tell which document and sentence it came from.
@@ -9,8 +9,8 @@ import random
 import pytest
 import torch
 
-from bert_edu.pretraining import (IGNORE_INDEX, IS_NEXT, NOT_NEXT, PretrainingData, SpecialIds,
-                                  candidate_mask, collate, create_instances, encode_instance, eval_batches, mask_tokens,
+from bert_edu.data.pretraining import (IGNORE_INDEX, IS_NEXT, NOT_NEXT, PretrainingData, SpecialIds,
+                                  candidate_mask, collate_and_mask, create_instances, encode_instance, eval_batches, mask_tokens,
                                   select_positions, shard, split_documents, truncate_seq_pair)
 
 IDS = SpecialIds(cls=2, sep=3, pad=0, mask=4, vocab_size=30000, special=(0, 1, 2, 3, 4))
@@ -80,7 +80,7 @@ def test_short_seq_prob_gives_some_short_sequences():
 
 
 def test_encoding_layout():
-    from bert_edu.pretraining import Instance
+    from bert_edu.data.pretraining import Instance
 
     ids, types = encode_instance(Instance([7, 8], [9], False), IDS)
     assert ids == [IDS.cls, 7, 8, IDS.sep, 9, IDS.sep]
@@ -225,7 +225,7 @@ def test_collate_pads_and_masks_consistently():
     examples = [{"input_ids": [2, 10, 11, 3, 12, 3], "token_type_ids": [0, 0, 0, 0, 1, 1],
                  "next_sentence_label": 0},
                 {"input_ids": [2, 10, 3, 12, 3], "token_type_ids": [0, 0, 0, 1, 1], "next_sentence_label": 1}]
-    batch = collate(examples, IDS, torch.Generator().manual_seed(0))
+    batch = collate_and_mask(examples, IDS, torch.Generator().manual_seed(0))
     assert batch["attention_mask"].tolist() == [[1] * 6, [1] * 5 + [0]]
     assert batch["input_ids"][1, 5].item() == IDS.pad and batch["labels"][1, 5].item() == IGNORE_INDEX
     assert batch["token_type_ids"].tolist() == [[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]]

@@ -9,10 +9,10 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bert_edu.config import BertConfig  # noqa: E402
-from bert_edu.modeling import BertForPreTraining  # noqa: E402
-from bert_edu.pretrain import pretraining_loss  # noqa: E402
-from bert_edu.pretraining import IGNORE_INDEX, SpecialIds, mask_tokens  # noqa: E402
+from bert_edu.model.config import BertConfig  # noqa: E402
+from bert_edu.model.heads import BertForPreTraining  # noqa: E402
+from bert_edu.train.pretrain import pretraining_loss  # noqa: E402
+from bert_edu.data.pretraining import IGNORE_INDEX, SpecialIds, mask_tokens  # noqa: E402
 
 V = 500
 IDS = SpecialIds(cls=2, sep=3, pad=0, mask=4, vocab_size=V, special=(0, 1, 2, 3, 4))

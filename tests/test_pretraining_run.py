@@ -12,9 +12,10 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bert_edu.datasets import corpus_path, read_corpus, write_corpus  # noqa: E402
-from bert_edu.pretrain import PretrainConfig, main, run  # noqa: E402
-from bert_edu.tokenization import BertTokenizer  # noqa: E402
+from bert_edu.data.corpus import corpus_path, read_corpus, write_corpus  # noqa: E402
+from bert_edu.train.pretrain import PretrainConfig, main, run  # noqa: E402
+from bert_edu.text.tokenizer import BertTokenizer  # noqa: E402
+from bert_edu.text.wordpiece import train_tokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def small(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrain-run")
     docs = read_corpus(corpus_path())[:200]
     corpus = write_corpus(docs, folder / "corpus.txt")
-    BertTokenizer.train([s for d in docs for s in d], vocab_size=600).save_pretrained(folder / "vocab")
+    train_tokenizer([s for d in docs for s in d], vocab_size=600).save_pretrained(folder / "vocab")
     return folder, corpus, folder / "vocab"
 
 
@@ -57,7 +58,7 @@ def test_run_learns_and_writes_a_transformers_checkpoint(small):
     # the checkpoint loads in transformers and gives our outputs
     import transformers
 
-    from bert_edu.modeling import BertForPreTraining
+    from bert_edu.model.heads import BertForPreTraining
 
     theirs = transformers.BertForPreTraining.from_pretrained(out).eval()
     ours = BertForPreTraining.from_pretrained(out, verbose=False).eval()

@@ -16,16 +16,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from transformers import BertTokenizer as HFBertTokenizer  # noqa: E402
 
 import bert_edu  # noqa: E402
-from bert_edu import datasets  # noqa: E402
-from bert_edu.assets import minilm_path  # noqa: E402
-from bert_edu.tokenization import (  # noqa: E402
+from bert_edu.data import corpus  # noqa: E402
+from bert_edu.data.assets import minilm_path  # noqa: E402
+from bert_edu.text.tokenizer import (  # noqa: E402
     BertTokenizer,
     basic_tokenize,
-    course_tokenizer,
-    train_wordpiece,
     truncate_pair,
     wordpiece,
 )
+from bert_edu.text.wordpiece import course_tokenizer, train_tokenizer, train_wordpiece  # noqa: E402
 
 FRAGMENTS = [
     # English, numbers, URLs, contractions
@@ -94,7 +93,7 @@ def hf():
 
 @pytest.fixture(scope="module")
 def corpus_sentences():
-    docs = datasets.read_corpus(datasets.corpus_path())
+    docs = corpus.read_corpus(corpus.corpus_path())
     sentences = [s for doc in docs for s in doc]
     return random.Random(0).sample(sentences, 400)
 
@@ -370,7 +369,7 @@ def test_word_cache_is_used(ours):
 
 @pytest.fixture(scope="module")
 def training_texts():
-    docs = datasets.read_corpus(datasets.corpus_path())
+    docs = corpus.read_corpus(corpus.corpus_path())
     return [s for doc in docs[:300] for s in doc]
 
 
@@ -389,7 +388,7 @@ def test_train_is_deterministic_and_sane(training_texts):
 
 
 def test_train_classmethod_and_saved_vocab_loads_in_transformers(training_texts, tmp_path):
-    tok = BertTokenizer.train(training_texts, vocab_size=800)
+    tok = train_tokenizer(training_texts, vocab_size=800)
     assert tok.vocab_size == 800
     tok.save_pretrained(tmp_path)
     theirs = HFBertTokenizer.from_pretrained(tmp_path)
@@ -411,21 +410,21 @@ def test_train_likelihood_score_differs_and_bad_args(training_texts):
 
 
 def test_course_tokenizer_is_cached(tmp_path, monkeypatch):
-    from bert_edu import assets
+    from bert_edu.data import assets
 
-    docs = datasets.read_corpus(datasets.corpus_path())[:200]
-    corpus = datasets.write_corpus(docs, tmp_path / "corpus.txt")
+    docs = corpus.read_corpus(corpus.corpus_path())[:200]
+    corpus_file = corpus.write_corpus(docs, tmp_path / "corpus.txt")
     monkeypatch.setenv("BERT_EDU_CACHE", str(tmp_path / "cache"))
-    first = course_tokenizer(vocab_size=700, corpus=corpus)
+    first = course_tokenizer(vocab_size=700, corpus=corpus_file)
     folders = sorted((assets.cache_dir() / "tokenizers").iterdir())
     assert len(folders) == 1 and folders[0].name.startswith("course-wp700-")
     assert first.vocab_size == 700
     # mark the cached file: a second call must load it rather than train again
     (folders[0] / "vocab.txt").write_text((folders[0] / "vocab.txt").read_text().replace("\nthe\n", "\nTHE\n"))
-    second = course_tokenizer(vocab_size=700, corpus=corpus)
+    second = course_tokenizer(vocab_size=700, corpus=corpus_file)
     assert "THE" in second.get_vocab()  # loaded from the cache, not retrained
-    datasets.write_corpus(docs[:150], corpus)  # another corpus -> another cache entry
-    third = course_tokenizer(vocab_size=700, corpus=corpus)
+    corpus.write_corpus(docs[:150], corpus_file)  # another corpus -> another cache entry
+    third = course_tokenizer(vocab_size=700, corpus=corpus_file)
     assert "THE" not in third.get_vocab() and len(list((assets.cache_dir() / "tokenizers").iterdir())) == 2
     with pytest.raises(FileNotFoundError, match="corpus file"):
         course_tokenizer(corpus=tmp_path / "missing.txt")
@@ -436,7 +435,7 @@ def test_loads_a_folder_saved_by_transformers_5(tmp_path):
     import transformers
 
     from bert_edu import BertTokenizer
-    from bert_edu.assets import minilm_path
+    from bert_edu.data.assets import minilm_path
 
     theirs = transformers.BertTokenizer.from_pretrained(minilm_path())
     theirs.save_pretrained(tmp_path)

@@ -1,4 +1,4 @@
-"""bert_edu.viz: the attention analyses on hand-made matrices with known answers, head masking, the
+"""bert_edu.course.viz: the attention analyses on hand-made matrices with known answers, head masking, the
 bertviz adapters, and our model's attention weights against transformers' (MiniLM weights)."""
 
 import json
@@ -8,8 +8,9 @@ import os
 import pytest
 import torch
 
-from bert_edu import BertConfig, BertModel, BertTokenizer, viz
-from bert_edu.assets import minilm_path
+from bert_edu.course import viz
+from bert_edu import BertConfig, BertModel, BertTokenizer
+from bert_edu.data.assets import minilm_path
 
 T = 4
 IDENTITY = torch.eye(T)  # every token looks at itself

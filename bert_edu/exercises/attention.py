@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bert_edu.attention import additive_attention_mask, merge_heads, scaled_dot_product_attention, split_heads
+from bert_edu.model.attention import additive_attention_mask, merge_heads, scaled_dot_product_attention, split_heads
 from bert_edu.exercises._harness import Checker
 
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bert_edu import viz
+from bert_edu.course import viz
 from bert_edu.exercises._harness import Checker
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bert_edu.encoder import gelu, gelu_tanh
+from bert_edu.model.encoder import gelu, gelu_tanh
 from bert_edu.exercises._harness import Checker
 
 

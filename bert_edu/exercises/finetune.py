@@ -8,7 +8,7 @@ import math
 import torch
 
 from bert_edu.exercises._harness import Checker
-from bert_edu.finetune import collate
+from bert_edu.train.finetune import collate
 
 
 def reference_classification_head(last_hidden_state, pooler_dense, dropout, classifier):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bert_edu.config import BertConfig
+from bert_edu.model.config import BertConfig
 from bert_edu.exercises._harness import Checker
-from bert_edu.modeling import mean_pooling
+from bert_edu.model.bert import mean_pooling
 
 
 def reference_pooler(last_hidden_state, weight, bias):

@@ -9,13 +9,13 @@ import random
 import torch
 
 from bert_edu.exercises._harness import Checker
-from bert_edu.pretraining import IGNORE_INDEX, apply_mask_rule
+from bert_edu.data.pretraining import IGNORE_INDEX, apply_mask_rule
 
 # ------------------------------------------------------------------------------------------------ masking
 
 
 def reference_mask_rule(input_ids, selected, u, random_tokens, mask_id):
-    """(masked_input_ids, labels): see bert_edu.pretraining.apply_mask_rule."""
+    """(masked_input_ids, labels): see bert_edu.data.pretraining.apply_mask_rule."""
     return apply_mask_rule(input_ids, selected, u, random_tokens, mask_id)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from bert_edu.exercises._harness import Checker
-from bert_edu.tokenization import MAX_INPUT_CHARS_PER_WORD, truncate_pair, wordpiece
+from bert_edu.text.tokenizer import MAX_INPUT_CHARS_PER_WORD, truncate_pair, wordpiece
 
 # ------------------------------------------------------------------------------------------------
 # wordpiece(word, vocab) -> list of pieces
@@ -247,8 +247,8 @@ PREDICT_SENTENCES = (
 def check_predict_lengths(fn, quiet: bool = False) -> bool:
     """``fn() -> list[int]``: your prediction of ``len(tokenizer(s)["input_ids"])`` for each sentence of
     ``PREDICT_SENTENCES`` with the MiniLM tokenizer (every word in them is in its vocabulary)."""
-    from bert_edu.assets import minilm_path
-    from bert_edu.tokenization import BertTokenizer
+    from bert_edu.data.assets import minilm_path
+    from bert_edu.text.tokenizer import BertTokenizer
 
     tokenizer = BertTokenizer.from_pretrained(minilm_path())
     ck = Checker("predict_lengths", fn, quiet=quiet)

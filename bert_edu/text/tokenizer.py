@@ -1,4 +1,4 @@
-"""BERT's tokenizer from scratch: text normalisation, WordPiece, and training a WordPiece vocabulary.
+"""BERT's tokenizer from scratch: text normalisation and WordPiece (notebook 01).
 
 Turning text into the ids BERT reads takes four steps, each a short function below:
 
@@ -21,8 +21,7 @@ of longest-first truncation, NFC). The one difference left: Python's ``unicodeda
 version than the Rust tables, so a few characters added since Unicode 9 (2016), marks and punctuation of rare
 and historic scripts, are stripped or split here and not there.
 
-``train_wordpiece`` learns a vocabulary from a corpus (merges of pieces, scored by frequency or likelihood), and
-``course_tokenizer`` trains one on the course corpus once and caches it.
+Training a vocabulary (``train_wordpiece``, ``course_tokenizer``) is in :mod:`bert_edu.text.wordpiece`.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ __all__ = [
     "BertTokenizer",
     "basic_tokenize",
     "clean_text",
-    "course_tokenizer",
     "is_chinese_char",
     "is_control",
     "is_punctuation",
@@ -54,7 +52,6 @@ __all__ = [
     "space_cjk_chars",
     "split_on_punctuation",
     "strip_accents",
-    "train_wordpiece",
     "truncate_pair",
     "wordpiece",
 ]
@@ -261,7 +258,7 @@ def load_vocab(path) -> dict[str, int]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no vocabulary file at {path}: a BERT tokenizer folder needs a vocab.txt "
-                                "(one token per line), e.g. the folder bert_edu.assets.minilm_path()")
+                                "(one token per line), e.g. the folder bert_edu.data.assets.minilm_path()")
     vocab: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for index, line in enumerate(f):
@@ -314,7 +311,7 @@ class BertTokenizer:
     """BERT's WordPiece tokenizer: normalise, split, WordPiece, add special tokens, pad, truncate.
 
     Load one with ``BertTokenizer.from_pretrained(folder)`` (vocab.txt + tokenizer_config.json), or train
-    one with ``BertTokenizer.train(texts, vocab_size=...)``. The interface follows transformers.
+    one with ``bert_edu.text.wordpiece.train_tokenizer(texts, vocab_size=...)``. The interface follows transformers.
     """
 
     def __init__(self, vocab, do_lower_case: bool = True, strip_accents: bool | None = None,
@@ -366,7 +363,7 @@ class BertTokenizer:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not a folder; from_pretrained expects a folder with "
-                                    "vocab.txt (e.g. bert_edu.assets.minilm_path())")
+                                    "vocab.txt (e.g. bert_edu.data.assets.minilm_path())")
         config: dict = {}
         for name in ("special_tokens_map.json", "tokenizer_config.json"):
             if (folder / name).is_file():
@@ -414,17 +411,6 @@ class BertTokenizer:
         paths[1].write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         paths[2].write_text(json.dumps(specials, indent=2) + "\n", encoding="utf-8")
         return tuple(str(p) for p in paths)
-
-    @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 8192, min_frequency: int = 2,
-              do_lower_case: bool = True, strip_accents: bool | None = None,
-              tokenize_chinese_chars: bool = True, score: str = "frequency", **kwargs) -> "BertTokenizer":
-        """Learn a WordPiece vocabulary from ``texts`` (see :func:`train_wordpiece`) and return a tokenizer."""
-        vocab = train_wordpiece(texts, vocab_size, min_frequency=min_frequency, do_lower_case=do_lower_case,
-                                strip_accents=strip_accents, tokenize_chinese_chars=tokenize_chinese_chars,
-                                score=score)
-        return cls(vocab, do_lower_case=do_lower_case, strip_accents=strip_accents,
-                   tokenize_chinese_chars=tokenize_chinese_chars, **kwargs)
 
     # --- the vocabulary -------------------------------------------------------------------------
 
@@ -721,205 +707,3 @@ def _decode_token(i: int, token: str) -> str:
     if i > 0:
         token = token[2:] if token.startswith("##") else " " + token
     return _cleanup(token)  # per token, as transformers' WordPiece decoder: " ." -> "."
-
-
-# ------------------------------------------------------------------------------------------------
-# training a WordPiece vocabulary
-
-
-def count_words(texts: Iterable[str], do_lower_case: bool = True, strip_accents: bool | None = None,
-                tokenize_chinese_chars: bool = True) -> collections.Counter:
-    """How often each word of the basic tokenizer occurs in ``texts``."""
-    counts: collections.Counter = collections.Counter()
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"train_wordpiece needs an iterable of strings; item {i} is {_describe(text)}")
-        counts.update(basic_tokenize(text, do_lower_case, strip_accents, tokenize_chinese_chars))
-    return counts
-
-
-def train_wordpiece(texts: Iterable[str], vocab_size: int = 8192, min_frequency: int = 2,
-                    do_lower_case: bool = True, strip_accents: bool | None = None,
-                    tokenize_chinese_chars: bool = True,
-                    special_tokens: Sequence[str] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
-                    score: str = "frequency") -> list[str]:
-    """Learn a WordPiece vocabulary of ``vocab_size`` tokens; returns the tokens in id order.
-
-    1. Split the texts into words with the same normalisation as the tokenizer and count them.
-    2. Start from characters: "word" -> w ##o ##r ##d. The vocabulary is the special tokens, then every
-       character both as a word start ("o") and as a continuation ("##o").
-    3. Repeat until the vocabulary is full: merge the adjacent pair of pieces (a, b) with the best score
-       into one new piece "ab" everywhere it occurs, and add it to the vocabulary.
-
-    ``score="frequency"`` (the default) merges the most frequent pair, ``count(ab)``: BPE's rule with
-    ``##`` continuations, which is what HF tokenizers' ``WordPieceTrainer`` does. ``score="likelihood"`` is
-    the score of the WordPiece paper's greedy merge, ``count(ab) / (count(a) * count(b))``: how much more
-    often a and b occur together than chance predicts (the gain in likelihood of the corpus under a unigram
-    model of pieces). On its own it prefers pairs whose parts are rare, so on a small corpus it spends the
-    vocabulary on rare fragments and leaves frequent words in pieces (notebook 01 measures this).
-    Only pairs seen at least ``min_frequency`` times are merged. Ties go to the pair seen first, so the
-    result is deterministic, and the vocabulary for a smaller size is a prefix of that for a larger size.
-    """
-    import numpy as np
-
-    if score not in ("likelihood", "frequency"):
-        raise ValueError(f"score={score!r}: use 'likelihood' (WordPiece) or 'frequency' (BPE)")
-    if isinstance(texts, str):
-        raise TypeError("train_wordpiece needs an iterable of texts (e.g. a list of sentences), not one string")
-    word_counts = count_words(texts, do_lower_case, strip_accents, tokenize_chinese_chars)
-    words = sorted(word_counts)  # a fixed order makes every tie-break deterministic
-    freqs = [word_counts[w] for w in words]
-
-    # the initial vocabulary: specials, then each character as a word start and as a continuation
-    chars = sorted({c for w in words for c in w})
-    tokens: list[str] = list(dict.fromkeys(special_tokens))
-    for c in chars:
-        tokens += [c, "##" + c]
-    tokens = list(dict.fromkeys(tokens))
-    if vocab_size < len(tokens):
-        raise ValueError(f"vocab_size={vocab_size} is smaller than the {len(tokens)} special tokens and "
-                         "characters of this corpus; ask for a larger vocabulary")
-    token_id = {t: i for i, t in enumerate(tokens)}
-    # each word as a list of piece ids
-    seqs = [[token_id[w[0]]] + [token_id["##" + c] for c in w[1:]] for w in words]
-
-    # counts of pieces and of adjacent pairs (weighted by word frequency), and where each pair occurs
-    piece_count = np.zeros(max(2 * vocab_size, 1024), dtype=np.float64)
-    pair_ids: dict[tuple[int, int], int] = {}
-    pair_left, pair_right, pair_count = [], [], []
-    where: list[set[int]] = []
-
-    def add_pair(pair, delta, w):
-        pid = pair_ids.get(pair)
-        if pid is None:
-            pid = pair_ids[pair] = len(pair_left)
-            pair_left.append(pair[0])
-            pair_right.append(pair[1])
-            pair_count.append(0)
-            where.append(set())
-        pair_count[pid] += delta
-        if delta > 0:
-            where[pid].add(w)
-        return pid
-
-    for w, (seq, f) in enumerate(zip(seqs, freqs)):
-        for p in seq:
-            piece_count[p] += f
-        for pair in zip(seq, seq[1:]):
-            add_pair(pair, f, w)
-
-    # numpy mirrors of the pair table, so the best pair is one vectorised argmax per merge
-    cap = max(1024, 2 * len(pair_left))
-    left = np.zeros(cap, dtype=np.int64)
-    right = np.zeros(cap, dtype=np.int64)
-    count = np.zeros(cap, dtype=np.float64)
-    n_synced = 0
-
-    def sync():
-        nonlocal left, right, count, n_synced, cap
-        n = len(pair_left)
-        if n > cap:
-            cap = 2 * n
-            left, right, count = (np.resize(a, cap) for a in (left, right, count))
-        left[n_synced:n] = pair_left[n_synced:n]
-        right[n_synced:n] = pair_right[n_synced:n]
-        count[n_synced:n] = pair_count[n_synced:n]
-        n_synced = n
-
-    sync()
-    while len(tokens) < vocab_size:
-        n = n_synced
-        c = count[:n]
-        if score == "likelihood":
-            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 for pairs that are gone
-                scores = c / (piece_count[left[:n]] * piece_count[right[:n]])
-        else:
-            scores = c.copy()
-        scores[c < min_frequency] = -1.0
-        best = int(np.argmax(scores))
-        if scores[best] < 0:  # no pair is frequent enough: the corpus cannot fill a larger vocabulary
-            warnings.warn(f"train_wordpiece: the corpus ran out of pairs seen >= {min_frequency} times after "
-                          f"{len(tokens)} tokens; returning {len(tokens)} instead of vocab_size={vocab_size} "
-                          "(use more text, a smaller vocab_size or min_frequency=1)", stacklevel=2)
-            break
-        a, b = pair_left[best], pair_right[best]
-        merged = tokens[a] + tokens[b][2:]  # b is a continuation: "##..."
-        new = token_id.get(merged)
-        if new is None:
-            new = token_id[merged] = len(tokens)
-            tokens.append(merged)
-            if new >= len(piece_count):
-                piece_count = np.resize(piece_count, 2 * len(piece_count))
-                piece_count[new:] = 0
-        touched = set()
-        for w in sorted(where[best]):
-            seq, f = seqs[w], freqs[w]
-            merged_seq, i = [], 0
-            while i < len(seq):
-                if i + 1 < len(seq) and seq[i] == a and seq[i + 1] == b:
-                    merged_seq.append(new)
-                    i += 2
-                else:
-                    merged_seq.append(seq[i])
-                    i += 1
-            if len(merged_seq) == len(seq):
-                continue
-            for p in seq:
-                piece_count[p] -= f
-            for p in merged_seq:
-                piece_count[p] += f
-            old_pairs = list(zip(seq, seq[1:]))
-            new_pairs = list(zip(merged_seq, merged_seq[1:]))
-            for pair in old_pairs:
-                touched.add(add_pair(pair, -f, w))
-            for pair in new_pairs:
-                touched.add(add_pair(pair, f, w))
-            for pair in set(old_pairs) - set(new_pairs):
-                where[pair_ids[pair]].discard(w)
-            seqs[w] = merged_seq
-        sync()
-        for pid in touched:
-            if pid < n_synced:
-                count[pid] = pair_count[pid]
-    return tokens
-
-
-# ------------------------------------------------------------------------------------------------
-# the course's own vocabulary, trained once and cached
-
-TRAINER_VERSION = "1"  # bump when train_wordpiece changes, so cached vocabularies are retrained
-
-
-def course_tokenizer(vocab_size: int = 8192, corpus=None, min_frequency: int = 2) -> BertTokenizer:
-    """A WordPiece vocabulary (uncased) trained on the course's pretraining corpus, cached on disk.
-
-    ``corpus``: a text file with one sentence per line and a blank line between documents; by default
-    ``bert_edu.datasets.corpus_path()``. The first call trains the vocabulary (seconds) and saves it under
-    ``bert_edu.assets.cache_dir() / "tokenizers" / "course-wp<vocab_size>-<hash>"``, where the hash covers
-    the corpus file's bytes and the trainer settings; later calls just load it.
-    """
-    from bert_edu import assets, datasets
-
-    corpus = Path(corpus) if corpus is not None else Path(datasets.corpus_path())
-    if not corpus.is_file():
-        raise FileNotFoundError(f"corpus file {corpus} does not exist; pass a text file with one sentence per "
-                                "line and a blank line between documents")
-    key = f"|{vocab_size}|{min_frequency}|{TRAINER_VERSION}".encode()
-    digest = hashlib.sha256(corpus.read_bytes() + key).hexdigest()
-    folder = assets.cache_dir() / "tokenizers" / f"course-wp{vocab_size}-{digest[:12]}"
-    if (folder / "vocab.txt").is_file():
-        return BertTokenizer.from_pretrained(folder)
-    sentences = [s for doc in datasets.read_corpus(corpus) for s in doc]
-    tokenizer = BertTokenizer.train(sentences, vocab_size=vocab_size, min_frequency=min_frequency)
-    # write to a temporary folder, then rename: a concurrent reader never sees half a vocabulary
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    try:
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process saved it first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return BertTokenizer.from_pretrained(folder)

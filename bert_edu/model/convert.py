@@ -87,15 +87,12 @@ BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 HEAD_PATTERN = re.compile(r"^(bert\.)?pooler\.|^cls\.|^classifier\.|^qa_outputs\.")
 
 
-def describe(config=None) -> None:
-    """Print NAME_MAP as a table; given a config, with the shape of each weight for that config."""
+def describe(*models) -> None:
+    """Print NAME_MAP as a table; given models (e.g. ``BertForPreTraining(config)``), with each weight's shape."""
     shapes = {}
-    if config is not None:
-        from bert_edu.modeling import BertForPreTraining, BertForSequenceClassification
-
-        for cls in (BertForPreTraining, BertForSequenceClassification):
-            for name, tensor in cls(config).state_dict().items():
-                shapes[name.removeprefix(BASE_PREFIX)] = tuple(tensor.shape)
+    for model in models:
+        for name, tensor in model.state_dict().items():
+            shapes[name.removeprefix(BASE_PREFIX)] = tuple(tensor.shape)
     width = max(len(hf) for hf, _, _ in NAME_MAP)
     header = f"{'transformers name (= ours)':<{width}}  {'our module':<40}"
     print(header + ("  shape of .weight   " if shapes else "  ") + "meaning")

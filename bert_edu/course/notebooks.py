@@ -1,6 +1,6 @@
 """Re-execute course notebooks in place (what we commit), printing how long each took.
 
-    python -m bert_edu.notebooks execute notebooks/*.ipynb
+    python -m bert_edu.course.notebooks execute notebooks/*.ipynb
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def execute(path: Path, timeout: int = 1800) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bert_edu.notebooks")
+    parser = argparse.ArgumentParser(prog="python -m bert_edu.course.notebooks")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("execute", help="execute notebooks in place, in the order given")
     p.add_argument("paths", nargs="+", type=Path)

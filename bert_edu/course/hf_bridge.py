@@ -1,6 +1,6 @@
 """Our BERT next to `transformers`' BERT, piece by piece (notebook 09).
 
-The name map itself lives in :data:`bert_edu.convert.NAME_MAP` (one row per module, with ``{i}`` for the
+The name map itself lives in :data:`bert_edu.model.convert.NAME_MAP` (one row per module, with ``{i}`` for the
 layer index and ``{weight,bias}`` for the pair). This module only *uses* it:
 
 * :func:`map_parameters` gives every parameter of a `transformers` model its row of the map, and fails
@@ -18,7 +18,7 @@ import re
 
 import torch
 
-from bert_edu import convert
+from bert_edu.model import convert
 
 # Where the learner builds each of our classes (the map's second column, class part).
 NOTEBOOK_OF = {

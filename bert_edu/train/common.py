@@ -39,7 +39,7 @@ import random
 
 import torch
 
-from bert_edu.device import autocast_dtype
+from bert_edu.train.device import autocast_dtype
 
 
 def set_seed(seed: int) -> None:

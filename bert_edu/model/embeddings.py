@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bert_edu.config import BertConfig
+from bert_edu.model.config import BertConfig
 
 
 def check_input_ids(input_ids: torch.Tensor, config: BertConfig, token_type_ids: torch.Tensor | None = None) -> None:

@@ -1,4 +1,4 @@
-"""BERT assembled: the encoder with its pooler, and the heads for pretraining and classification.
+"""BERT assembled: the encoder with its pooler (notebook 05); the task heads are in :mod:`bert_edu.model.heads`.
 
     embeddings -> N x encoder layer -> last_hidden_state (batch, T, hidden)
                                     -> pooler: tanh(W h_[CLS] + b) -> pooler_output (batch, hidden)
@@ -20,7 +20,7 @@ All have ``from_pretrained(folder)`` (``config.json`` + ``model.safetensors`` or
 names; bare ``BertModel`` checkpoints such as all-MiniLM-L6-v2 load into any head) and
 ``save_pretrained(folder)``, whose output ``transformers`` loads with identical results.
 :func:`mean_pooling` turns token vectors into a sentence vector (how MiniLM is used for semantic search). The name mapping
-lives in :mod:`bert_edu.convert`. Outputs support ``out.loss`` and ``out["loss"]``.
+lives in :mod:`bert_edu.model.convert`. Outputs support ``out.loss`` and ``out["loss"]``.
 """
 
 from __future__ import annotations
@@ -32,13 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bert_edu import convert
-from bert_edu.attention import BertSelfAttention
-from bert_edu.config import BertConfig
-from bert_edu.embeddings import BertEmbeddings, check_input_ids
-from bert_edu.encoder import ACTIVATIONS, BertEncoder
-
-IGNORE_INDEX = -100  # label of a position that is not predicted (as in transformers and F.cross_entropy)
+from bert_edu.model import convert
+from bert_edu.model.config import IGNORE_INDEX, BertConfig  # noqa: F401  (IGNORE_INDEX re-exported for old imports)
+from bert_edu.model.embeddings import BertEmbeddings, check_input_ids
+from bert_edu.model.encoder import BertEncoder
 
 
 # ----------------------------------------------------------------------------------------------- outputs
@@ -151,8 +148,7 @@ class BertPreTrainedModel(nn.Module):
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
-        elif isinstance(module, BertLMPredictionHead):
-            nn.init.zeros_(module.bias)
+        # the MLM head's vocabulary bias is its decoder's bias (tied), zeroed by the nn.Linear branch
 
     def post_init(self) -> None:
         self.apply(self._init_weights)
@@ -248,163 +244,3 @@ class BertModel(BertPreTrainedModel):
         last, all_hidden, all_attentions = self.encoder(hidden, mask, output_attentions, output_hidden_states)
         pooled = self.pooler(last) if self.pooler is not None else None
         return BertModelOutput(last, pooled, all_hidden, all_attentions)
-
-
-class BertPredictionHeadTransform(nn.Module):
-    """MLM head, first part: dense -> GELU -> LayerNorm, applied before the vocabulary projection."""
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.transform_act_fn = ACTIVATIONS[config.hidden_act]
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.transform_act_fn(self.dense(hidden_states)))
-
-
-class BertLMPredictionHead(nn.Module):
-    """transform, then logits = h E^T + b: the decoder weight IS the word-embedding matrix E (tied)."""
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.transform = BertPredictionHeadTransform(config)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias  # one bias per vocabulary entry, saved as cls.predictions.bias
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.transform(hidden_states))
-
-
-class BertOnlyMLMHead(nn.Module):
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.predictions = BertLMPredictionHead(config)
-
-    def forward(self, sequence_output: torch.Tensor) -> torch.Tensor:
-        return self.predictions(sequence_output)
-
-
-class BertPreTrainingHeads(nn.Module):
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.predictions = BertLMPredictionHead(config)
-        self.seq_relationship = nn.Linear(config.hidden_size, 2)  # NSP: 0 = IsNext, 1 = NotNext
-
-
-def _masked_lm(head: BertLMPredictionHead, sequence_output: torch.Tensor, labels: torch.Tensor | None):
-    """Vocabulary logits and MLM loss. With labels, only the selected positions (labels != -100) go
-    through the head: for BERT's 15% masking that is ~7x less work in the largest matmul (hidden x vocab).
-    The mean cross-entropy over those positions is exactly what transformers computes with ignore_index."""
-    if labels is None:
-        return head(sequence_output), None
-    if labels.shape != sequence_output.shape[:2]:
-        raise ValueError(f"labels has shape {tuple(labels.shape)}, expected (batch, T) = "
-                         f"{tuple(sequence_output.shape[:2])}, with -100 where no prediction is made")
-    selected = labels != IGNORE_INDEX
-    logits = head(sequence_output[selected])  # (num_selected, vocab), row-major order of the positions
-    return logits, F.cross_entropy(logits.float(), labels[selected])
-
-
-class _TiedDecoderMixin:
-    def tie_weights(self) -> None:
-        self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
-        self.cls.predictions.decoder.bias = self.cls.predictions.bias
-
-
-class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
-    """BERT with its two pretraining heads: masked language model (MLM) and next sentence prediction (NSP).
-
-    ``forward(input_ids, attention_mask=None, token_type_ids=None, labels=None, next_sentence_label=None,
-    output_attentions=False, output_hidden_states=False)`` returns :class:`BertForPreTrainingOutput`:
-
-    * ``seq_relationship_logits`` (batch, 2): NSP scores from the pooled ``[CLS]`` (0 = IsNext, 1 = NotNext).
-    * without ``labels``: ``prediction_logits`` (batch, T, vocab), as in transformers.
-    * with ``labels`` (batch, T; the original token id at each selected position, -100 elsewhere):
-      ``prediction_logits`` has shape **(num_selected, vocab)**: the logits of the selected positions only,
-      in the order of ``labels[labels != -100]`` (so ``(prediction_logits.argmax(-1) == labels[labels != -100])``
-      is the MLM accuracy), and ``mlm_loss`` is their mean cross-entropy.
-    * ``nsp_loss`` when ``next_sentence_label`` (batch,) is given.
-    * ``loss = mlm_loss + nsp_loss`` when both labels are given (equal to transformers.BertForPreTraining's loss).
-    """
-
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.bert = BertModel(config)
-        self.cls = BertPreTrainingHeads(config)
-        self.post_init()
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
-                output_hidden_states=False, labels=None, next_sentence_label=None) -> BertForPreTrainingOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        prediction_logits, mlm_loss = _masked_lm(self.cls.predictions, out.last_hidden_state, labels)
-        seq_relationship_logits = self.cls.seq_relationship(out.pooler_output)
-        nsp_loss = None
-        if next_sentence_label is not None:
-            nsp_loss = F.cross_entropy(seq_relationship_logits.float(), next_sentence_label.view(-1))
-        loss = mlm_loss + nsp_loss if mlm_loss is not None and nsp_loss is not None else None
-        return BertForPreTrainingOutput(loss, prediction_logits, seq_relationship_logits,
-                                        out.hidden_states, out.attentions, mlm_loss, nsp_loss)
-
-
-class BertForMaskedLM(_TiedDecoderMixin, BertPreTrainedModel):
-    """BERT with the masked-LM head only (no pooler, as in transformers): fill in ``[MASK]`` tokens.
-
-    ``logits``: (batch, T, vocab) without labels; with ``labels``, (num_selected, vocab) in the order of
-    ``labels[labels != -100]`` and ``loss`` = their mean cross-entropy (as BertForPreTraining).
-    """
-
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.cls = BertOnlyMLMHead(config)
-        self.post_init()
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
-                output_hidden_states=False, labels=None) -> MaskedLMOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        logits, loss = _masked_lm(self.cls.predictions, out.last_hidden_state, labels)
-        return MaskedLMOutput(loss, logits, out.hidden_states, out.attentions)
-
-
-class BertForSequenceClassification(BertPreTrainedModel):
-    """pooled [CLS] -> dropout -> linear -> ``num_labels`` logits (BERT section 4.1).
-
-    ``labels`` (batch,): integer classes -> cross-entropy; with ``num_labels == 1``, float targets ->
-    mean squared error (regression); float (batch, num_labels) targets -> multi-label BCE (as transformers).
-    Label names live in ``config.id2label`` / ``config.label2id`` and are saved in config.json.
-    """
-
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config)
-        p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(p)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
-                output_hidden_states=False, labels=None) -> SequenceClassifierOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(out.pooler_output))
-        loss = None
-        if labels is not None:
-            if self.num_labels == 1:
-                loss = F.mse_loss(logits.squeeze().float(), labels.squeeze().to(torch.float32))
-            elif labels.dtype in (torch.long, torch.int):
-                if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_labels):
-                    raise ValueError(f"labels must be class ids in [0, {self.num_labels}), got "
-                                     f"{labels.min().item()}..{labels.max().item()}; set num_labels in the config")
-                loss = F.cross_entropy(logits.float(), labels.view(-1))
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-        return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
-
-
-__all__ = [
-    "BertConfig", "BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification",
-    "BertModelOutput", "BertForPreTrainingOutput", "MaskedLMOutput", "SequenceClassifierOutput",
-    "BertPooler", "BertSelfAttention", "IGNORE_INDEX", "mean_pooling",
-]

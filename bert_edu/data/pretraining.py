@@ -37,8 +37,10 @@ from typing import Sequence
 
 import torch
 
+from bert_edu.data.batching import pad
+from bert_edu.model.config import IGNORE_INDEX
+
 IS_NEXT, NOT_NEXT = 0, 1
-IGNORE_INDEX = -100  # label value that cross_entropy (and transformers) ignore
 
 
 # ------------------------------------------------------------------------------------------------
@@ -206,18 +208,11 @@ class PretrainingDataset(torch.utils.data.Dataset):
                 "next_sentence_label": NOT_NEXT if inst.is_random_next else IS_NEXT}
 
 
-def collate(examples: list[dict], ids: SpecialIds, generator: torch.Generator | None = None,
-            mlm_probability: float = 0.15) -> dict[str, torch.Tensor]:
+def collate_and_mask(examples: list[dict], ids: SpecialIds, generator: torch.Generator | None = None,
+                     mlm_probability: float = 0.15) -> dict[str, torch.Tensor]:
     """Pad to the longest sequence of the batch, then mask (dynamic masking: a fresh draw per call)."""
-    length = max(len(e["input_ids"]) for e in examples)
-    input_ids = torch.full((len(examples), length), ids.pad, dtype=torch.long)
-    token_type_ids = torch.zeros((len(examples), length), dtype=torch.long)
-    attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
-    for row, e in enumerate(examples):
-        n = len(e["input_ids"])
-        input_ids[row, :n] = torch.tensor(e["input_ids"])
-        token_type_ids[row, :n] = torch.tensor(e["token_type_ids"])
-        attention_mask[row, :n] = 1
+    input_ids, attention_mask = pad([e["input_ids"] for e in examples], ids.pad)
+    token_type_ids, _ = pad([e["token_type_ids"] for e in examples], 0)
     masked, labels = mask_tokens(input_ids, ids, generator, mlm_probability)
     return {"input_ids": masked, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
             "labels": labels,
@@ -328,7 +323,7 @@ class PretrainingData:
         # steps_per_epoch: a larger epoch leaves a few pairs out, a smaller one repeats a few (wrap around)
         rows = [order[i % len(order)].item() for i in range(k * self.batch_size, (k + 1) * self.batch_size)]
         generator = torch.Generator().manual_seed(_seeded(self.seed, 1, step))
-        full = collate([dataset[i] for i in rows], self.ids, generator, self.mlm_probability)
+        full = collate_and_mask([dataset[i] for i in rows], self.ids, generator, self.mlm_probability)
         return shard(full, rank, world_size)
 
 
@@ -360,49 +355,12 @@ def eval_batches(documents: list[list[list[int]]], ids: SpecialIds, seq_len: int
     instances = instances[:max_sequences]
     dataset = PretrainingDataset(instances, ids)
     generator = torch.Generator().manual_seed(_seeded(seed, 11))
-    return [collate([dataset[i] for i in range(s, min(s + batch_size, len(dataset)))], ids, generator)
+    return [collate_and_mask([dataset[i] for i in range(s, min(s + batch_size, len(dataset)))], ids, generator)
             for s in range(0, len(dataset), batch_size)]
 
 
 # ------------------------------------------------------------------------------------------------
 # evaluation
-
-
-def mlm_logits_at_labels(prediction_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Vocabulary logits at the selected positions, in ``labels[labels != -100]`` order.
-
-    Our model computes them only there when given labels (shape ``(num_selected, V)``); transformers'
-    model returns them everywhere (``(batch, seq, V)``), so we pick the selected rows out."""
-    if prediction_logits.dim() == 3:
-        return prediction_logits[labels != IGNORE_INDEX]
-    return prediction_logits
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: list[dict], device: torch.device | str = "cpu") -> dict:
-    """Held-out MLM loss and accuracy (over all selected positions) and NSP loss and accuracy."""
-    from bert_edu.training import autocast, move_to
-
-    was_training = model.training
-    model.eval()
-    mlm_loss = mlm_correct = n_mlm = nsp_loss = nsp_correct = n_seq = 0.0
-    for batch in batches:
-        batch = move_to(batch, device)
-        with autocast(device):
-            out = model(**batch)
-        logits = mlm_logits_at_labels(out.prediction_logits, batch["labels"]).float()
-        targets = batch["labels"][batch["labels"] != IGNORE_INDEX]
-        mlm_loss += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-        mlm_correct += (logits.argmax(-1) == targets).sum().item()
-        n_mlm += len(targets)
-        nsp_logits = out.seq_relationship_logits.float()
-        nsp_labels = batch["next_sentence_label"]
-        nsp_loss += torch.nn.functional.cross_entropy(nsp_logits, nsp_labels, reduction="sum").item()
-        nsp_correct += (nsp_logits.argmax(-1) == nsp_labels).sum().item()
-        n_seq += len(nsp_labels)
-    model.train(was_training)
-    return {"mlm_loss": mlm_loss / n_mlm, "mlm_accuracy": mlm_correct / n_mlm,
-            "nsp_loss": nsp_loss / n_seq, "nsp_accuracy": nsp_correct / n_seq}
 
 
 def token_counts(documents: list[list[list[int]]]) -> Counter:

@@ -18,8 +18,13 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from bert_edu.datasets import Example
+
+class Example(NamedTuple):
+    """One labelled text: ``label`` is an index into the task's label names."""
+    text: str
+    label: int
 
 
 class DataError(ValueError):

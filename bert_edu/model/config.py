@@ -18,7 +18,22 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from bert_edu.model.activations import ACTIVATIONS
+
 CONFIG_NAME = "config.json"
+
+# Label of a position that is not predicted (as in transformers and F.cross_entropy's ignore_index).
+IGNORE_INDEX = -100
+
+# Named sizes, the one table every command uses (`--size`): the BERT miniatures of Turc et al. (2019,
+# "Well-Read Students Learn Better") and BERT-base. Layers, hidden size, heads (64 dims each), FFN 4x hidden.
+SIZES = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
+    "mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+    "small": dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
+    "medium": dict(num_hidden_layers=8, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+}
 
 # Keys that transformers writes into config.json but that change nothing in this encoder-only BERT;
 # they are read, kept and written back, so a round trip does not lose them.
@@ -89,8 +104,6 @@ class BertConfig:
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"BertConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        from bert_edu.encoder import ACTIVATIONS  # late import: encoder imports torch
-
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"BertConfig.hidden_act={self.hidden_act!r} is not supported; "
                              f"use one of {sorted(ACTIVATIONS)} ('gelu' is BERT's exact erf GELU)")

@@ -1,0 +1,184 @@
+"""`make gpu-check`: every GPU path of the course in one command, on one CUDA GPU, in at most 8 minutes.
+
+    python benchmarks/gpu_check.py              # what `make gpu-check` runs
+    python benchmarks/gpu_check.py --dry-run    # print the plan and run nothing (works without a GPU)
+
+In order, each step a separate process (its output goes to a log file, whose end is shown if it fails):
+
+1. notebooks 07 and 08 under nbval: on CUDA they choose their GPU recipes themselves
+   (bert_edu.train.pretrain.course_recipe, notebook 08's settings); ``BERT_EDU_DEVICE=cuda`` is set, so they
+   cannot quietly fall back to the CPU;
+2. the pretraining benchmark (benchmarks/bench_pretraining.py) at BERT-base size, in bf16 where the GPU has it
+   natively (fp16 + grad scaler elsewhere): tokens/s and MFU of our model and of transformers' in the same run;
+3. the README's full-data fine-tuning command (MiniLM, the whole training split, 3 epochs): test accuracy.
+
+Then one summary table. Without a CUDA GPU it stops at once with an ``error:`` line and exit status 2: no CPU
+fallback, so a finished check always means the GPU ran. A step that fails or runs out of its time makes the
+exit status 1. The whole check has a budget of 8 minutes (``--budget``); each step gets at most its own time
+limit and never more than what is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 8 * 60
+
+
+@dataclass
+class Step:
+    name: str
+    commands: list[list[str]]  # run one after the other; the last one's stdout is parsed
+    limit: float  # seconds
+    parse: str = ""  # "bench" or "finetune": how to read the figures from the output
+    figures: dict = field(default_factory=dict)
+    status: str = "not run"
+    seconds: float = 0.0
+
+
+def plan(python: str, work: Path) -> list[Step]:
+    """The three steps, as the commands they run."""
+    notebooks = ["notebooks/07_pretraining.ipynb", "notebooks/08_finetune_sentiment.ipynb"]
+    data, out = work / "rt", work / "rt-minilm"
+    return [
+        Step("notebooks 07 + 08 (GPU recipes, nbval)",
+             [[python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+               *notebooks]], limit=300),
+        Step("pretraining benchmark, BERT-base, bf16",
+             [[python, "benchmarks/bench_pretraining.py", "--device", "cuda", "--dtype", "bf16", "--size", "base",
+               "--batch-size", "64", "--seq-len", "128", "--steps", "10", "--json", str(work / "bench.json")]],
+             limit=90, parse="bench"),
+        Step("full-data fine-tuning (MiniLM, 3 epochs)",
+             [[python, "-m", "bert_edu.data", "sentiment", str(data)],
+              [python, "-m", "bert_edu.finetune", "--train", str(data / "train.csv"),
+               "--eval", str(data / "validation.csv"), "--test", str(data / "test.csv"), "--init", "minilm",
+               "--out", str(out), "--epochs", "3", "--no-progress"]], limit=150, parse="finetune"),
+    ]
+
+
+def cuda_problem() -> str | None:
+    """Why this machine cannot run the check, or None when a CUDA GPU is usable."""
+    import torch
+
+    if os.environ.get("BERT_EDU_DEVICE", "cuda").split(":")[0] != "cuda":
+        return f"BERT_EDU_DEVICE={os.environ['BERT_EDU_DEVICE']} is set; unset it (the check runs on CUDA only)"
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+        return (f"torch {torch.__version__} is a build without CUDA. Install a CUDA build of torch "
+                "(README, 'Linux with an NVIDIA GPU'), then run make gpu-check again")
+    if not torch.cuda.is_available():
+        return (f"no CUDA GPU is usable (torch {torch.__version__}, CUDA {torch.version.cuda}: "
+                "torch.cuda.is_available() is False). Check the driver with nvidia-smi")
+    return None
+
+
+def run_step(step: Step, log: Path, seconds_left: float, env: dict) -> None:
+    """Run the step's commands under its time limit; fill in status, seconds and figures."""
+    limit = max(1.0, min(step.limit, seconds_left))
+    start = time.perf_counter()
+    stdout = ""
+    with open(log, "w") as f:
+        for cmd in step.commands:
+            f.write(f"$ {' '.join(cmd)}\n")
+            f.flush()
+            left = limit - (time.perf_counter() - start)
+            try:
+                proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=f, text=True,
+                                      timeout=max(left, 1.0))
+            except subprocess.TimeoutExpired:
+                step.status = f"TIMEOUT ({limit:.0f} s)"
+                break
+            stdout = proc.stdout
+            f.write(stdout)
+            if proc.returncode != 0:
+                step.status = f"FAIL (exit {proc.returncode})"
+                break
+        else:
+            step.status = "ok"
+    step.seconds = time.perf_counter() - start
+    if step.status == "ok" and step.parse:
+        step.figures = read_figures(step.parse, stdout, log.parent)
+
+
+def read_figures(kind: str, stdout: str, work: Path) -> dict:
+    """The numbers for the summary: from the benchmark's JSON file or the fine-tuning command's JSON line."""
+    if kind == "bench":
+        result = json.loads((work / "bench.json").read_text())
+        ours, theirs = result["ours"], result["transformers"]
+        figures = {"dtype": result["dtype"], "ours tokens/s": f"{ours['tokens_per_second']:,.0f}",
+                   "transformers tokens/s": f"{theirs['tokens_per_second']:,.0f}",
+                   "ratio": f"{ours['tokens_per_second'] / theirs['tokens_per_second']:.2f}x"}
+        if ours.get("mfu") is not None:
+            figures.update({"ours MFU": f"{ours['mfu']:.1%}", "transformers MFU": f"{theirs['mfu']:.1%}"})
+        return figures
+    if kind == "finetune":
+        metrics = json.loads(stdout.strip().splitlines()[-1])
+        return {"test accuracy": f"{metrics['test_accuracy']:.1%}", "validation": f"{metrics['accuracy']:.1%}",
+                "train seconds": f"{metrics['seconds']:.0f}"}
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def summary(steps: list[Step], device: str) -> str:
+    """One table: a row per step with its status, time and figures."""
+    rows = [("step", "status", "seconds", "figures")]
+    for s in steps:
+        figures = ", ".join(f"{k} {v}" for k, v in s.figures.items())
+        rows.append((s.name, s.status, f"{s.seconds:.0f}", figures))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"gpu-check on {device}"]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+    total = sum(s.seconds for s in steps)
+    lines.append(f"total {total:.0f} s of a {BUDGET_SECONDS} s budget; "
+                 f"{'all steps passed' if all(s.status == 'ok' for s in steps) else 'SOME STEPS FAILED'}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dry-run", action="store_true", help="print the steps and their commands, run nothing")
+    p.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds for the whole check")
+    p.add_argument("--work", help="folder for logs, data and checkpoints (default: a new temporary folder)")
+    args = p.parse_args(argv)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bert-edu-gpu-check-"))
+    steps = plan(sys.executable, work)
+    if args.dry_run:
+        for i, step in enumerate(steps, 1):
+            print(f"{i}. {step.name} (at most {step.limit:.0f} s)")
+            for cmd in step.commands:
+                print("     " + " ".join(cmd))
+        return 0
+    problem = cuda_problem()
+    if problem:
+        print(f"error: make gpu-check needs a CUDA GPU and does not fall back to the CPU: {problem}",
+              file=sys.stderr)
+        return 2
+    import torch
+
+    device = f"{torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA {torch.version.cuda})"
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, BERT_EDU_DEVICE="cuda", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    for i, step in enumerate(steps, 1):
+        log = work / f"step{i}.log"
+        print(f"[gpu-check] {i}/{len(steps)} {step.name} ... (log: {log})", flush=True)
+        run_step(step, log, args.budget - (time.perf_counter() - start), env)
+        print(f"[gpu-check]     {step.status} in {step.seconds:.0f} s", flush=True)
+        if step.status != "ok":
+            tail = log.read_text(errors="replace").strip().splitlines()[-20:]
+            print("\n".join("    | " + line for line in tail), flush=True)
+    print(summary(steps, device))
+    return 0 if all(s.status == "ok" for s in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

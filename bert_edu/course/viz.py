@@ -1,0 +1,442 @@
+"""Look inside attention: the numbers behind the pictures, static matplotlib views, and bertviz pages.
+
+Everything here takes what a BERT returns with ``output_attentions=True``: a tuple with one tensor of
+shape ``(batch, heads, T, T)`` per layer, where row ``i`` of a head is how query token ``i`` spreads
+its attention over the ``T`` key tokens (each row sums to one). ``stack_layers`` turns that tuple into
+one ``(layers, heads, T, T)`` tensor for a single example; every analysis below works on such a tensor
+(or on any ``(..., T, T)`` tensor) and returns one number per head, i.e. a ``(layers, heads)`` tensor.
+
+The analyses follow Clark et al. (2019), "What Does BERT Look At? An Analysis of BERT's Attention":
+
+* ``attention_to(attn, keys)``: the share of attention that lands on some keys (``[CLS]``, ``[SEP]``,
+  punctuation), averaged over the query tokens.
+* ``offset_attention(attn, -1)``: how much each token looks at the previous (``-1``) or next (``+1``)
+  token: the positional heads.
+* ``head_entropy(attn)``: broad heads (high entropy, up to ``log T``) vs focused heads (near 0).
+* ``attention_distance(attn)``: how many positions away the attended tokens are, on average.
+* ``cross_segment_attention(attn, b_start)``: in a sentence pair, the share of A's attention that goes
+  to B, and of B's that goes to A.
+
+``head_statistics`` computes all of these for one example; ``mean_statistics`` averages them over many;
+``collect_statistics`` runs a model over a list of sentences (or pairs) and does both, together with the
+same statistics for a uniform-attention head, the baseline. ``top_heads`` ranks the heads.
+
+The ``plot_*`` functions draw with matplotlib (offline, static). ``head_view_html``/``model_view_html``
+build bertviz's interactive views (which fetch their JavaScript from a CDN when the page is opened) and
+``save_html`` writes them as a standalone page. ``mask_head`` and ``masked_heads`` switch heads off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import string
+from html import escape as html_escape
+from pathlib import Path
+
+import torch
+
+# The three libraries bertviz's pages load when they open (from bertviz 1.4's head_view.py/.js and
+# model_view.js). tests/test_bertviz_browser.py serves local copies at these addresses.
+BERTVIZ_CDN = "https://cdnjs.cloudflare.com/ajax/libs/"
+BERTVIZ_SCRIPTS = {
+    "require.js": BERTVIZ_CDN + "require.js/2.3.6/require.min.js",
+    "d3": BERTVIZ_CDN + "d3/5.7.0/d3.min.js",
+    "jquery": BERTVIZ_CDN + "jquery/2.0.0/jquery.min.js",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# from model output to one (layers, heads, T, T) tensor
+
+
+def stack_layers(attentions, index: int = 0, length: int | None = None) -> torch.Tensor:
+    """One example's attention as a ``(layers, heads, T, T)`` float tensor on the CPU.
+
+    ``attentions``: the ``output.attentions`` tuple (one ``(batch, heads, T, T)`` tensor per layer).
+    ``index``: which example of the batch. ``length``: keep only the first ``length`` tokens, i.e. drop
+    right padding (a real token gives padding ~0 attention, so its row still sums to ~1).
+    """
+    if attentions is None:
+        raise ValueError("no attentions: run the model with output_attentions=True "
+                         "(for transformers models also load them with attn_implementation='eager')")
+    if isinstance(attentions, torch.Tensor) and attentions.dim() == 4:
+        attn = attentions  # already (layers, heads, T, T)
+    else:
+        layers = list(attentions)
+        if not layers or any(a.dim() != 4 for a in layers):
+            raise ValueError("expected output.attentions: a tuple with one (batch, heads, T, T) tensor per "
+                             f"layer, got shapes {[tuple(a.shape) for a in layers]}")
+        if not 0 <= index < layers[0].shape[0]:
+            raise IndexError(f"index {index} is out of range for a batch of {layers[0].shape[0]}")
+        attn = torch.stack([a[index] for a in layers])
+    if length is not None:
+        attn = attn[..., :length, :length]
+    return attn.detach().float().cpu()
+
+
+# ----------------------------------------------------------------------------------------------
+# analyses: each takes attn (..., T, T) and returns one number per head (...)
+
+
+def is_punctuation(token: str) -> bool:
+    """True for tokens made only of punctuation, e.g. ``.``, ``,``, ``'``, ``--``."""
+    return bool(token) and all(ch in string.punctuation for ch in token)
+
+
+def key_mask(tokens: list[str], which: str) -> torch.Tensor:
+    """Boolean ``(T,)`` mask of the key tokens that are ``which``: a token such as ``"[SEP]"``, or
+    ``"punctuation"``."""
+    if which == "punctuation":
+        return torch.tensor([is_punctuation(t) for t in tokens])
+    return torch.tensor([t == which for t in tokens])
+
+
+def attention_to(attn: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Share of attention paid to the keys where ``keys`` (bool, ``(T,)``) is True, averaged over queries."""
+    return attn[..., keys].sum(-1).mean(-1)
+
+
+def offset_attention(attn: torch.Tensor, offset: int) -> torch.Tensor:
+    """Average attention from each token ``i`` to token ``i + offset`` (``-1``: previous, ``+1``: next).
+
+    Only queries that have such a neighbour count (the first token has no previous one).
+    """
+    # torch.diagonal(offset=k) holds the entries (i, i + k); a negative k is below the main diagonal.
+    return torch.diagonal(attn, offset=offset, dim1=-2, dim2=-1).mean(-1)
+
+
+def head_entropy(attn: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of each query's attention distribution, averaged over queries.
+
+    0 means every token looks at exactly one token; ``log(T)`` means uniform attention over all T tokens.
+    """
+    # xlogy(p, p) = p * log(p), and 0 where p = 0 (a masked key), instead of 0 * -inf = nan
+    return -torch.special.xlogy(attn, attn).sum(-1).mean(-1)
+
+
+def attention_distance(attn: torch.Tensor) -> torch.Tensor:
+    """Average distance ``|i - j|`` (in tokens) between a query ``i`` and the keys ``j`` it attends to."""
+    pos = torch.arange(attn.shape[-1])
+    distance = (pos[:, None] - pos[None, :]).abs().to(attn.dtype)  # (T, T)
+    return (attn * distance).sum(-1).mean(-1)
+
+
+def cross_segment_attention(attn: torch.Tensor, b_start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a pair ``[CLS] A [SEP] B [SEP]``: (share of A's attention on B, share of B's attention on A).
+
+    ``b_start``: the position of B's first token (A is ``[CLS] A [SEP]``, B is ``B [SEP]``).
+    """
+    T = attn.shape[-1]
+    if not 0 < b_start < T:
+        raise ValueError(f"b_start must be inside the sequence (1..{T - 1}), got {b_start}")
+    a_to_b = attn[..., :b_start, b_start:].sum(-1).mean(-1)
+    b_to_a = attn[..., b_start:, :b_start].sum(-1).mean(-1)
+    return a_to_b, b_to_a
+
+
+def head_statistics(attn: torch.Tensor, tokens: list[str]) -> dict[str, torch.Tensor]:
+    """All the per-head numbers for one example: a dict of ``(layers, heads)`` tensors."""
+    if attn.shape[-1] != len(tokens):
+        raise ValueError(f"attention covers {attn.shape[-1]} tokens but {len(tokens)} tokens were given; "
+                         "pass the tokens of this example without padding (see stack_layers(length=...))")
+    return {
+        "[CLS]": attention_to(attn, key_mask(tokens, "[CLS]")),
+        "[SEP]": attention_to(attn, key_mask(tokens, "[SEP]")),
+        "punctuation": attention_to(attn, key_mask(tokens, "punctuation")),
+        "self": offset_attention(attn, 0),
+        "previous": offset_attention(attn, -1),
+        "next": offset_attention(attn, +1),
+        "entropy": head_entropy(attn),
+        "distance": attention_distance(attn),
+    }
+
+
+def mean_statistics(per_example: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Average ``head_statistics`` over examples (each example counts once, whatever its length)."""
+    if not per_example:
+        raise ValueError("no examples to average")
+    return {key: torch.stack([s[key] for s in per_example]).mean(0) for key in per_example[0]}
+
+
+def _uniform_like(n: int) -> torch.Tensor:
+    return torch.full((1, 1, n, n), 1.0 / n)
+
+
+@torch.no_grad()
+def collect_statistics(model, tokenizer, texts: list[str], text_pairs: list[str] | None = None,
+                       batch_size: int = 32) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Run ``model`` on many texts (or sentence pairs) and average ``head_statistics`` over them.
+
+    Returns ``(heads, uniform)``: ``heads`` maps each statistic to a ``(layers, heads)`` tensor (pairs also
+    get ``"A->B"`` and ``"B->A"``, see ``cross_segment_attention``); ``uniform`` gives the same statistics
+    for a head that spreads its attention evenly over the same inputs: the baseline to compare with.
+    Sentences are batched by length, so little time goes into padding.
+    """
+    if text_pairs is not None and len(text_pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text_pairs: give one pair per text")
+    device = next(model.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(text_pairs[i] if text_pairs else ""))
+    per_example, per_uniform = [], []
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch_a = [texts[i] for i in idx]
+        batch_b = [text_pairs[i] for i in idx] if text_pairs else None
+        enc = tokenizer(batch_a, batch_b, padding=True, return_tensors="pt")
+        out = model(**{k: v.to(device) for k, v in enc.items()}, output_attentions=True)
+        for row in range(len(idx)):
+            n = int(enc["attention_mask"][row].sum())
+            tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][row, :n].tolist())
+            for attn, sink in [(stack_layers(out.attentions, row, n), per_example),
+                               (_uniform_like(n), per_uniform)]:
+                stats = head_statistics(attn, tokens)
+                if text_pairs:
+                    b_start = int(enc["token_type_ids"][row, :n].argmax())  # the first token of segment B
+                    stats["A->B"], stats["B->A"] = cross_segment_attention(attn, b_start)
+                sink.append(stats)
+    uniform = {key: float(value) for key, value in mean_statistics(per_uniform).items()}
+    return mean_statistics(per_example), uniform
+
+
+def top_heads(scores: torch.Tensor, k: int = 3) -> list[tuple[int, int, float]]:
+    """The ``k`` largest entries of a ``(layers, heads)`` tensor as ``(layer, head, score)``, best first."""
+    values, flat = scores.flatten().topk(k)
+    n_heads = scores.shape[-1]
+    return [(int(i) // n_heads, int(i) % n_heads, float(v)) for v, i in zip(values, flat)]
+
+
+# ----------------------------------------------------------------------------------------------
+# switching heads off
+
+
+def mask_head(context: torch.Tensor, head: int, num_heads: int) -> torch.Tensor:
+    """Zero one head's slice of the concatenated head outputs ``(..., num_heads * head_dim)``.
+
+    After attention, the heads' outputs sit side by side: head ``h`` owns features
+    ``h * head_dim`` to ``(h + 1) * head_dim``. Zeroing them is what multiplying that head's
+    attention weights by 0 does (the "head mask" of Michel et al., 2019). Returns a new tensor.
+    """
+    if context.shape[-1] % num_heads:
+        raise ValueError(f"the last dimension ({context.shape[-1]}) is not num_heads ({num_heads}) x head_dim")
+    if not 0 <= head < num_heads:
+        raise ValueError(f"head must be in 0..{num_heads - 1}, got {head}")
+    head_dim = context.shape[-1] // num_heads
+    out = context.clone()
+    out[..., head * head_dim:(head + 1) * head_dim] = 0
+    return out
+
+
+def _attention_output_projections(model) -> list[torch.nn.Module]:
+    """The linear layer W_O of each encoder layer, whose input is the concatenated heads.
+
+    Named ``encoder.layer[i].attention.output.dense`` in bert_edu and in transformers alike.
+    """
+    encoder = getattr(model, "bert", model).encoder  # a task model keeps its BertModel in .bert
+    return [layer.attention.output.dense for layer in encoder.layer]
+
+
+@contextlib.contextmanager
+def masked_heads(model, heads, mask_fn=mask_head):
+    """Within the ``with`` block, the ``(layer, head)`` pairs in ``heads`` output zeros.
+
+    Works by a forward pre-hook on each layer's attention output projection W_O, which receives the
+    concatenated heads: the model's code is not touched, and the hooks go away on exit.
+    ``mask_fn(context, head, num_heads)`` does the zeroing (default: :func:`mask_head`).
+    """
+    projections = _attention_output_projections(model)
+    num_heads = model.config.num_attention_heads
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        if not 0 <= layer < len(projections):
+            raise ValueError(f"layer must be in 0..{len(projections) - 1}, got {layer}")
+        by_layer.setdefault(layer, []).append(head)
+
+    def make_hook(layer_heads):
+        def hook(module, args):
+            context = args[0]
+            for h in layer_heads:
+                context = mask_fn(context, h, num_heads)
+            return (context, *args[1:])
+        return hook
+
+    handles = [projections[layer].register_forward_pre_hook(make_hook(hs)) for layer, hs in by_layer.items()]
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+# ----------------------------------------------------------------------------------------------
+# static views (matplotlib)
+
+
+def plot_head(attn: torch.Tensor, tokens: list[str], layer: int | None = None, head: int | None = None,
+              ax=None, title: str | None = None, key_tokens: list[str] | None = None, vmax: float = 1.0):
+    """Heatmap of one head: rows are queries ("from"), columns are keys ("to").
+
+    ``attn``: ``(T, T)``, or ``(layers, heads, T, T)`` together with ``layer`` and ``head``.
+    ``key_tokens``: the column labels when keys differ from queries (e.g. a sentence-pair block).
+    ``vmax``: the weight drawn darkest (1 by default, so that heatmaps of different heads compare).
+    """
+    import matplotlib.pyplot as plt
+
+    if attn.dim() == 4:
+        if layer is None or head is None:
+            raise ValueError("pass layer= and head= to pick one head from a (layers, heads, T, T) tensor")
+        matrix = attn[layer, head]
+        title = title or f"layer {layer}, head {head}"
+    else:
+        matrix = attn
+    key_tokens = tokens if key_tokens is None else key_tokens
+    if ax is None:
+        size = min(7.0, 1.5 + 0.22 * max(len(tokens), len(key_tokens)))
+        _, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix.detach().cpu().numpy(), cmap="Blues", vmin=0, vmax=vmax)
+    ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.set_xlabel("attends to (key)")
+    ax.set_ylabel("token (query)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_all_heads(attn: torch.Tensor, title: str | None = None, cell: float = 0.9):
+    """The ``layers x heads`` grid of small heatmaps for one example (rows: layers, columns: heads)."""
+    import matplotlib.pyplot as plt
+
+    n_layers, n_heads = attn.shape[:2]
+    fig, axes = plt.subplots(n_layers, n_heads, figsize=(cell * n_heads, cell * n_layers), squeeze=False)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            ax = axes[layer, head]
+            ax.imshow(attn[layer, head].numpy(), cmap="Blues", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if layer == 0:
+                ax.set_title(f"head {head}", fontsize=8)
+            if head == 0:
+                ax.set_ylabel(f"layer {layer}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_layer(series: dict[str, torch.Tensor], ylabel: str, ax=None, title: str | None = None):
+    """One line per entry of ``series`` (each a ``(layers, heads)`` tensor), averaged over heads, with
+    every individual head as a faint dot so the spread between heads stays visible."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for i, (name, scores) in enumerate(series.items()):
+        color = f"C{i}"
+        layers = torch.arange(scores.shape[0])
+        ax.scatter(layers[:, None].expand_as(scores).flatten(), scores.flatten(), s=8, alpha=0.3, color=color)
+        ax.plot(layers, scores.mean(-1), marker="o", color=color, label=f"{name} (mean over heads)")
+    ax.set_xlabel("layer")
+    ax.set_xticks(range(scores.shape[0]))
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_head_scores(scores: torch.Tensor, title: str, ax=None, fmt: str = "{:.2f}", cmap: str = "viridis"):
+    """A ``(layers, heads)`` table of one number per head, as a heatmap with the values written in."""
+    import matplotlib.pyplot as plt
+
+    n_layers, n_heads = scores.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * n_heads + 1.5, 0.45 * n_layers + 1))
+    image = ax.imshow(scores.numpy(), cmap=cmap)
+    low, high = float(scores.min()), float(scores.max())
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            value = float(scores[layer, head])
+            light = (value - low) < 0.6 * (high - low)  # dark background: write in white
+            ax.text(head, layer, fmt.format(value), ha="center", va="center", fontsize=7,
+                    color="white" if light else "black")
+    ax.set_xticks(range(n_heads))
+    ax.set_yticks(range(n_layers))
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    return ax
+
+
+def plot_sentence_pair(attn: torch.Tensor, tokens: list[str], b_start: int, layer: int, head: int):
+    """One head on a sentence pair, as two panels: A's tokens attending to B, and B's attending to A.
+
+    Cross-segment weights are often small, so the colour scale ends at the largest weight shown.
+    """
+    import matplotlib.pyplot as plt
+
+    matrix = attn[layer, head]
+    a, b = tokens[:b_start], tokens[b_start:]
+    a_to_b, b_to_a = matrix[:b_start, b_start:], matrix[b_start:, :b_start]
+    vmax = float(max(a_to_b.max(), b_to_a.max()))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
+    plot_head(a_to_b, a, key_tokens=b, ax=left, title=f"A -> B (layer {layer}, head {head})", vmax=vmax)
+    plot_head(b_to_a, b, key_tokens=a, ax=right, title=f"B -> A (layer {layer}, head {head})", vmax=vmax)
+    fig.colorbar(right.images[0], ax=[left, right], shrink=0.7, label="attention weight")
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# bertviz: interactive views from our attentions
+
+
+def _bertviz_inputs(attentions, tokens, index: int, decimals: int | None):
+    attn = stack_layers(attentions, index=index)
+    if len(tokens) > attn.shape[-1]:
+        raise ValueError(f"{len(tokens)} tokens but the attention covers only {attn.shape[-1]} positions: pass "
+                         "the tokens of the same input (tokenizer.convert_ids_to_tokens(input_ids[index]))")
+    attn = attn[..., :len(tokens), :len(tokens)]  # fewer tokens than positions: drop the right padding
+    if decimals is not None:  # 3 decimals are plenty to draw, and make the page ~4x smaller
+        # in float64, so that 0.123 prints as "0.123" and not as float32's 0.12300000339746475
+        attn = attn.double().round(decimals=decimals)
+    # bertviz wants one (1, heads, T, T) tensor per layer
+    return [layer_attn[None] for layer_attn in attn]
+
+
+def _drop_params_copy(html: str) -> str:
+    """bertviz pastes the data into its template twice: in the code and in a comment on the same line
+    ("// HACK: PYTHON_PARAMS is a template marker ..."). Remove the copy in the comment: half the size."""
+    return re.sub(r"// HACK: .* is a template marker", "// HACK: PYTHON_PARAMS is a template marker", html, count=1)
+
+
+def head_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
+                   decimals: int | None = 3, **kwargs) -> str:
+    """bertviz's head view (all heads of one layer, lines from each token to the tokens it attends to)
+    of example ``index``, as HTML text. ``tokens`` are that example's tokens, without padding."""
+    from bertviz import head_view
+
+    layers = _bertviz_inputs(attentions, tokens, index, decimals)
+    html = head_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    return _drop_params_copy(html)
+
+
+def model_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
+                    decimals: int | None = 3, **kwargs) -> str:
+    """bertviz's model view (a thumbnail of every layer x head) of example ``index``, as HTML text."""
+    from bertviz import model_view
+
+    layers = _bertviz_inputs(attentions, tokens, index, decimals)
+    html = model_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
+    return _drop_params_copy(html)
+
+
+def save_html(html: str, path, title: str = "attention") -> Path:
+    """Write a bertviz view as a standalone page (open it in a browser; it needs a connection to the CDN)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+            '<link rel="icon" href="data:,">\n'  # no icon: the browser does not ask the server for one
+            f"<title>{html_escape(title)}</title>\n</head>\n<body>\n{html}\n</body>\n</html>\n")
+    path.write_text(page, encoding="utf-8")
+    return path

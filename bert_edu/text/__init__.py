@@ -1,0 +1,1 @@
+"""Text to ids: BERT's tokenizer (normalisation + WordPiece) and WordPiece training (notebook 01)."""

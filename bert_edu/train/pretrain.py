@@ -1,0 +1,519 @@
+"""Pretrain a BERT with MLM + NSP: the training loop and the ``python -m bert_edu.pretrain`` command line.
+
+    python -m bert_edu.pretrain --max-steps 2000 --size mini --vocab course-8000 --out runs/mini
+    torchrun --nproc_per_node=4 -m bert_edu.pretrain --size base --vocab minilm --batch-size 256 ...
+    python -m bert_edu.pretrain --out runs/mini --max-steps 4000 --resume      # continue a run
+
+From Python::
+
+    result = run(PretrainConfig(size="tiny", max_steps=300))   # -> dict: out, history, evals, final, baselines
+    folder = pretrain_course_model()                             # the checkpoint notebooks 08 and 09 use
+
+The output folder is a Hugging Face checkpoint (``config.json``, ``model.safetensors``, ``vocab.txt``,
+``tokenizer_config.json``) that ``transformers.BertForPreTraining.from_pretrained`` loads too, plus
+``metrics.json`` (curves, held-out metrics, baselines) and ``training_state.pt`` (optimiser, schedule,
+random state and step: what ``--resume`` needs to continue exactly where the run stopped).
+
+Several processes (``torchrun``): every process builds the same global batch (a pure function of the
+seed and the step, see :class:`bert_edu.data.pretraining.PretrainingData`) and trains on its own rows of it;
+DistributedDataParallel averages the gradients. The loss of a slice is its *sum* divided by the
+number of predictions in the whole global batch, so 2 processes x 16 rows give exactly the gradient of
+1 process x 32 rows (a mean per slice would weigh a slice with fewer masked tokens more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bert_edu.data import assets
+from bert_edu.data.pretraining import (PretrainingData, SpecialIds, baselines, eval_batches, shard, split_documents,
+                                       tokenize_documents)
+from bert_edu.model.config import IGNORE_INDEX, SIZES
+from bert_edu.train.common import (autocast, clip_and_step, linear_warmup_decay, make_grad_scaler, make_optimizer,
+                               move_to, set_seed)
+
+STATE_FILE, METRICS_FILE = "training_state.pt", "metrics.json"
+
+
+@dataclass
+class PretrainConfig:
+    """Everything that defines a pretraining run (the command line's options, same names)."""
+
+    corpus: str | None = None  # one sentence per line, blank line between documents; None = course corpus
+    out: str | None = None  # output folder; None = bert_edu.data.assets.checkpoint_dir(f"pretrain-{size}")
+    vocab: str = "course-4000"  # "minilm", "course-N" (WordPiece trained on the corpus) or a folder with vocab.txt
+    size: str = "tiny"
+    max_steps: int = 1000
+    batch_size: int = 128  # sequences per optimiser step, over all processes and micro-batches
+    grad_accum: int = 1  # micro-batches per step (same result, less memory)
+    lr: float = 1e-3
+    warmup_steps: int | None = None  # None = 10% of max_steps
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seq_len: int = 128
+    short_seq_prob: float = 0.1
+    dropout: float = 0.1
+    seed: int = 0
+    eval_every: int = 100
+    eval_fraction: float = 0.05  # share of documents held out
+    eval_sequences: int = 1024  # fixed held-out pairs (drawn in several passes if the held-out set is small)
+    save_every: int = 0  # also write a checkpoint every N steps (0 = only at the end)
+    impl: str = "bert_edu"  # "bert_edu" (ours) or "transformers" (for comparison)
+    device: str | None = None  # None = best available (bert_edu.train.device.get_device)
+
+    def output_dir(self) -> Path:
+        return Path(self.out) if self.out else assets.checkpoint_dir(f"pretrain-{self.size}")
+
+
+# ------------------------------------------------------------------------------------------------
+# building blocks
+
+
+def load_tokenizer(vocab: str):
+    """"minilm" -> the all-MiniLM-L6-v2 vocabulary (30,522); "course-N" -> a WordPiece vocabulary of
+    size N trained on the course corpus (notebook 01); anything else -> a folder (or vocab.txt)."""
+    from bert_edu.text.tokenizer import BertTokenizer
+    from bert_edu.text.wordpiece import course_tokenizer
+
+    if vocab == "minilm":
+        return BertTokenizer.from_pretrained(assets.minilm_path())
+    if vocab.startswith("course-"):
+        try:
+            size = int(vocab.split("-", 1)[1])
+        except ValueError:
+            raise ValueError(f"--vocab {vocab!r}: write course-N with N the vocabulary size, e.g. course-4000") \
+                from None
+        return course_tokenizer(vocab_size=size)
+    path = Path(vocab)
+    if not path.exists():
+        raise FileNotFoundError(f"--vocab {vocab!r} is neither 'minilm', 'course-N' nor an existing folder "
+                                "or vocab.txt file")
+    return BertTokenizer.from_pretrained(path)
+
+
+def model_config(size: str, vocab_size: int, pad_token_id: int = 0, dropout: float = 0.1, **overrides) -> dict:
+    """The config.json fields of a model of preset ``size`` for a vocabulary of ``vocab_size``."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    return dict(SIZES[size], vocab_size=vocab_size, pad_token_id=pad_token_id, hidden_dropout_prob=dropout,
+                attention_probs_dropout_prob=dropout, max_position_embeddings=512, **overrides)
+
+
+def build_model(config: dict, impl: str = "bert_edu") -> torch.nn.Module:
+    """A freshly initialised BertForPreTraining: ours, or transformers' with the same config."""
+    if impl == "bert_edu":
+        from bert_edu.model.config import BertConfig
+        from bert_edu.model.heads import BertForPreTraining
+
+        return BertForPreTraining(BertConfig(**config))
+    if impl == "transformers":
+        import transformers
+
+        return transformers.BertForPreTraining(transformers.BertConfig(**config))
+    raise ValueError(f"impl must be 'bert_edu' or 'transformers', got {impl!r}")
+
+
+def load_model(folder, impl: str = "bert_edu") -> torch.nn.Module:
+    if impl == "bert_edu":
+        from bert_edu.model.heads import BertForPreTraining
+
+        return BertForPreTraining.from_pretrained(folder, verbose=False)
+    import transformers
+
+    return transformers.BertForPreTraining.from_pretrained(folder)
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """vocab.txt + tokenizer_config.json (what transformers' BertTokenizer needs)."""
+    if hasattr(tokenizer, "save_pretrained"):
+        tokenizer.save_pretrained(folder)
+        return
+    vocab = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
+    (folder / "vocab.txt").write_text("".join(token + "\n" for token, _ in vocab), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "BertTokenizer", "do_lower_case": True}, indent=2) + "\n")
+
+
+def mlm_logits_at_labels(prediction_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Vocabulary logits at the selected positions, in ``labels[labels != -100]`` order.
+
+    Our model computes them only there when given labels (shape ``(num_selected, V)``); transformers'
+    model returns them everywhere (``(batch, seq, V)``), so we pick the selected rows out."""
+    if prediction_logits.dim() == 3:
+        return prediction_logits[labels != IGNORE_INDEX]
+    return prediction_logits
+
+
+@torch.no_grad()
+def evaluate_pretraining(model: torch.nn.Module, batches: list[dict], device: torch.device | str = "cpu") -> dict:
+    """Held-out MLM loss and accuracy (over all selected positions) and NSP loss and accuracy."""
+    was_training = model.training
+    model.eval()
+    mlm_loss = mlm_correct = n_mlm = nsp_loss = nsp_correct = n_seq = 0.0
+    for batch in batches:
+        batch = move_to(batch, device)
+        with autocast(device):
+            out = model(**batch)
+        logits = mlm_logits_at_labels(out.prediction_logits, batch["labels"]).float()
+        targets = batch["labels"][batch["labels"] != IGNORE_INDEX]
+        mlm_loss += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+        mlm_correct += (logits.argmax(-1) == targets).sum().item()
+        n_mlm += len(targets)
+        nsp_logits = out.seq_relationship_logits.float()
+        nsp_labels = batch["next_sentence_label"]
+        nsp_loss += torch.nn.functional.cross_entropy(nsp_logits, nsp_labels, reduction="sum").item()
+        nsp_correct += (nsp_logits.argmax(-1) == nsp_labels).sum().item()
+        n_seq += len(nsp_labels)
+    model.train(was_training)
+    return {"mlm_loss": mlm_loss / n_mlm, "mlm_accuracy": mlm_correct / n_mlm,
+            "nsp_loss": nsp_loss / n_seq, "nsp_accuracy": nsp_correct / n_seq}
+
+
+def pretraining_loss(outputs, batch: dict, n_predictions: int, n_sequences: int):
+    """(MLM loss, NSP loss) of this slice, as sums divided by the counts of the *whole* global batch.
+
+    Summed over every slice (processes and micro-batches) this is exactly the mean over the global
+    batch, whatever the number of masked tokens in each slice. Same value as transformers' loss when
+    there is a single slice."""
+    labels = batch["labels"]
+    logits = mlm_logits_at_labels(outputs.prediction_logits, labels).float()
+    mlm = F.cross_entropy(logits, labels[labels != IGNORE_INDEX], reduction="sum") / n_predictions
+    nsp = F.cross_entropy(outputs.seq_relationship_logits.float(), batch["next_sentence_label"],
+                          reduction="sum") / n_sequences
+    return mlm, nsp
+
+
+# ------------------------------------------------------------------------------------------------
+# distributed helpers (all no-ops in a single process)
+
+
+def _dist_env() -> tuple[int, int, int]:
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _all_reduce_sum(values: list[float], world_size: int) -> list[float]:
+    if world_size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return t.tolist()
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+
+
+def prepare_data(cfg: PretrainConfig, tokenizer):
+    """Tokenise the corpus once; split off held-out documents; build the training and held-out batches."""
+    from bert_edu.data.corpus import corpus_path, read_corpus
+
+    documents = read_corpus(Path(cfg.corpus) if cfg.corpus else corpus_path())
+    ids = SpecialIds.from_tokenizer(tokenizer)
+    tokenized = tokenize_documents(documents, tokenizer)
+    train_docs, held_docs = split_documents(tokenized, cfg.eval_fraction, cfg.seed)
+    data = PretrainingData(train_docs, ids, cfg.seq_len, cfg.batch_size, cfg.seed, cfg.short_seq_prob)
+    held = eval_batches(held_docs, ids, cfg.seq_len, 64, cfg.seed, cfg.eval_sequences,
+                        cfg.short_seq_prob) if len(held_docs) >= 2 else []
+    return ids, data, train_docs, held
+
+
+def setup_device(cfg: PretrainConfig) -> tuple[int, int, torch.device]:
+    """``(rank, world_size, device)``; under torchrun also joins the process group (NCCL on GPUs, gloo on CPUs)."""
+    rank, world_size, local_rank = _dist_env()
+    device = torch.device(cfg.device) if cfg.device else None
+    if world_size > 1:
+        if device is None:
+            device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    if device is None:
+        from bert_edu.train.device import get_device
+
+        device = get_device()
+    if cfg.batch_size % (world_size * cfg.grad_accum):
+        raise ValueError(f"--batch-size {cfg.batch_size} must be a multiple of processes x --grad-accum "
+                         f"= {world_size} x {cfg.grad_accum}")
+    return rank, world_size, device
+
+
+@dataclass
+class Run:
+    """Everything a pretraining run holds: what it trains, with what, and what it has done so far."""
+    cfg: PretrainConfig
+    rank: int
+    world_size: int
+    device: torch.device
+    tokenizer: object
+    data: PretrainingData
+    held: list
+    baselines: dict
+    model_config: dict
+    model: torch.nn.Module
+    train_model: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: object
+    step: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    evals: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def out_dir(self) -> Path:
+        return self.cfg.output_dir()
+
+
+def setup(cfg: PretrainConfig, tokenizer=None) -> Run:
+    """Device, data, model, optimiser, schedule: a run at step 0."""
+    rank, world_size, device = setup_device(cfg)
+    set_seed(cfg.seed)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.vocab)
+    ids, data, train_docs, held = prepare_data(cfg, tokenizer)
+    config = model_config(cfg.size, ids.vocab_size, ids.pad, cfg.dropout)
+    model = build_model(config, cfg.impl).to(device)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else cfg.max_steps // 10
+    train_model = model
+    if world_size > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    model.train()
+    return Run(cfg, rank, world_size, device, tokenizer, data, held, baselines(train_docs, held) if held else {},
+               config, model, train_model, optimizer, linear_warmup_decay(optimizer, warmup, cfg.max_steps),
+               make_grad_scaler(device))
+
+
+def resume_run(run: Run) -> None:
+    """Continue a saved run: weights, optimiser, schedule, scaler, random state and history, refusing a
+    checkpoint written with other settings."""
+    cfg, state_path = run.cfg, run.out_dir / STATE_FILE
+    if not state_path.is_file():
+        raise FileNotFoundError(f"--resume: no {STATE_FILE} in {run.out_dir}; start without --resume")
+    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    saved = {k: v for k, v in state["config"].items() if k not in ("max_steps", "eval_every", "save_every", "out")}
+    now = {k: v for k, v in dataclasses.asdict(cfg).items() if k in saved}
+    if saved != now:
+        diff = {k: (saved[k], now[k]) for k in saved if saved[k] != now[k]}
+        raise ValueError(f"--resume with different settings (saved, now): {diff}")
+    run.model.load_state_dict(load_model(run.out_dir, cfg.impl).state_dict())
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"])
+    run.step, run.history, run.evals, run.seconds = state["step"], state["history"], state["evals"], state["seconds"]
+
+
+def train_step(run: Run) -> dict:
+    """One optimiser step on the global batch of ``run.step``; returns its row of the history."""
+    cfg, distributed = run.cfg, run.world_size > 1
+    start = time.perf_counter()
+    batch = run.data.batch(run.step)  # the global batch; this process takes its rows of it
+    n_predictions = int((batch["labels"] != IGNORE_INDEX).sum())
+    n_sequences = len(batch["labels"])
+    tokens = int(batch["attention_mask"].sum())
+    mine = shard(batch, run.rank, run.world_size)
+    mlm_sum = nsp_sum = 0.0
+    for micro in range(cfg.grad_accum):
+        mb = move_to(shard(mine, micro, cfg.grad_accum), run.device)
+        sync = micro == cfg.grad_accum - 1 or not distributed  # all-reduce gradients once per step
+        with run.train_model.no_sync() if not sync else contextlib.nullcontext():
+            with autocast(run.device):
+                outputs = run.train_model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"],
+                                          token_type_ids=mb["token_type_ids"], labels=mb["labels"])
+            mlm, nsp = pretraining_loss(outputs, mb, n_predictions, n_sequences)
+            # DDP averages gradients over processes; our slices already sum to the global mean
+            run.scaler.scale((mlm + nsp) * run.world_size).backward()
+        mlm_sum, nsp_sum = mlm_sum + mlm.item(), nsp_sum + nsp.item()
+    lr = run.scheduler.get_last_lr()[0]
+    grad_norm = clip_and_step(run.model, run.optimizer, run.scaler, cfg.max_grad_norm)
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    mlm_sum, nsp_sum = _all_reduce_sum([mlm_sum, nsp_sum], run.world_size)
+    run.step += 1
+    run.seconds += time.perf_counter() - start
+    row = {"step": run.step, "loss": mlm_sum + nsp_sum, "mlm_loss": mlm_sum, "nsp_loss": nsp_sum,
+           "lr": lr, "grad_norm": grad_norm, "tokens": tokens}
+    run.history.append(row)
+    if not math.isfinite(row["loss"]):
+        raise FloatingPointError(f"the loss became {row['loss']} at step {run.step}; lower --lr")
+    return row
+
+
+def evaluate_run(run: Run) -> None:
+    if run.held:
+        run.evals.append({"step": run.step, **evaluate_pretraining(run.model, run.held, run.device)})
+
+
+def metrics_of(run: Run) -> dict:
+    tokens = sum(h["tokens"] for h in run.history)
+    n_params = sum(p.numel() for p in run.model.parameters())
+    return {"config": dataclasses.asdict(run.cfg), "model_config": run.model_config, "step": run.step,
+            "n_parameters": n_params, "world_size": run.world_size, "device": str(run.device),
+            "seconds": run.seconds, "tokens_per_second": tokens / max(run.seconds, 1e-9),
+            "baselines": run.baselines, "final": run.evals[-1] if run.evals else None,
+            "history": run.history, "evals": run.evals}
+
+
+def save(run: Run) -> dict:
+    """Write the checkpoint (HF layout + tokenizer), the training state and ``metrics.json`` (rank 0)."""
+    metrics = metrics_of(run)
+    if run.rank == 0:
+        out_dir = run.out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run.model.save_pretrained(out_dir)
+        save_tokenizer(run.tokenizer, out_dir)
+        torch.save({"config": dataclasses.asdict(run.cfg), "step": run.step, "optimizer": run.optimizer.state_dict(),
+                    "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(),
+                    "rng": torch.get_rng_state(), "history": run.history, "evals": run.evals,
+                    "seconds": run.seconds}, out_dir / STATE_FILE)
+        (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    if run.world_size > 1:
+        torch.distributed.barrier()
+    return metrics
+
+
+def run(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = None, progress: bool = True,
+        tokenizer=None) -> dict:
+    """Train (or continue training) and write the checkpoint. Returns the metrics dict also saved as
+    ``metrics.json``: ``history`` (per step: loss, mlm_loss, nsp_loss, lr), ``evals`` (held-out metrics
+    every ``eval_every`` steps), ``final``, ``baselines``, sizes and speed.
+
+    ``stop_at``: stop (and save, as if interrupted) after that many steps; the schedule still follows
+    ``max_steps``, so a ``resume`` later continues the very same run.
+    """
+    state = setup(cfg, tokenizer)
+    if resume:
+        resume_run(state)
+    last = min(cfg.max_steps, stop_at) if stop_at is not None else cfg.max_steps
+    bar = None
+    if progress and state.rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.max_steps, initial=state.step, desc=f"pretraining {cfg.size}", unit="step")
+    if state.step == 0 and cfg.eval_every:
+        evaluate_run(state)  # at initialisation: MLM loss ~ ln(vocab size), NSP accuracy ~ 50%
+    while state.step < last:
+        row = train_step(state)
+        if cfg.eval_every and (state.step % cfg.eval_every == 0 or state.step == cfg.max_steps):
+            evaluate_run(state)
+        if bar is not None:
+            bar.update(1)
+            postfix = {"loss": f"{row['loss']:.3f}"}
+            if state.evals:
+                postfix.update(mlm_acc=f"{state.evals[-1]['mlm_accuracy']:.3f}",
+                               nsp_acc=f"{state.evals[-1]['nsp_accuracy']:.3f}")
+            bar.set_postfix(postfix, refresh=False)
+        if cfg.save_every and state.step % cfg.save_every == 0 and state.step < last:
+            save(state)
+    if bar is not None:
+        bar.close()
+    metrics = save(state)
+    metrics["out"] = str(state.out_dir)
+    return metrics
+
+
+# ------------------------------------------------------------------------------------------------
+# the course's checkpoint (notebook 07 trains it; notebooks 08 and 09 load it)
+
+COURSE_CHECKPOINT = "pretrain-course"
+
+
+def course_recipe(device: torch.device | str | None = None) -> PretrainConfig:
+    """The recipe of notebook 07: a few minutes on 2 CPU cores; a larger model for longer on a GPU."""
+    from bert_edu.train.device import get_device
+
+    device = torch.device(device) if device is not None else get_device()
+    out = str(assets.checkpoint_dir(COURSE_CHECKPOINT))
+    if device.type == "cuda":  # ~33 M tokens: a few minutes on a recent GPU
+        return PretrainConfig(size="mini", vocab="course-4000", max_steps=5000, batch_size=256, lr=1e-3,
+                              seq_len=128, eval_every=500, out=out, device=str(device))
+    # ~5.5 M tokens: about 2.5 minutes on 2 CPU cores. Short sequences, large batches, a high learning
+    # rate and no dropout: in a run this short the tiny model underfits, so regularising only slows it.
+    return PretrainConfig(size="tiny", vocab="course-4000", max_steps=700, batch_size=128, lr=2e-3,
+                          seq_len=64, dropout=0.0, eval_every=50, out=out, device=str(device))
+
+
+def pretrain_course_model(force: bool = False, progress: bool = True) -> Path:
+    """The folder of the course's pretrained checkpoint; trains it first (a few minutes) if it is missing."""
+    cfg = course_recipe()
+    out = cfg.output_dir()
+    if force or not (out / "model.safetensors").is_file() or not (out / METRICS_FILE).is_file():
+        run(cfg, progress=progress)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
+    defaults = PretrainConfig()
+    p = argparse.ArgumentParser(prog="python -m bert_edu.pretrain",
+                                description="Pretrain BERT with masked language modelling + next sentence "
+                                            "prediction. Run under torchrun for several processes.")
+    p.add_argument("--corpus", help="text file: one sentence per line, a blank line between documents "
+                                    "(default: the course corpus)")
+    p.add_argument("--out", help="output folder (default: the course cache, pretrain-SIZE)")
+    p.add_argument("--vocab", default=defaults.vocab, help="minilm | course-N | folder with vocab.txt")
+    p.add_argument("--size", default=defaults.size, choices=list(SIZES))
+    p.add_argument("--max-steps", type=int, default=defaults.max_steps)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch (sequences)")
+    p.add_argument("--grad-accum", type=int, default=defaults.grad_accum)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --max-steps")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--seq-len", type=int, default=defaults.seq_len)
+    p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--eval-every", type=int, default=defaults.eval_every, help="0 = never")
+    p.add_argument("--save-every", type=int, default=defaults.save_every, help="0 = only at the end")
+    p.add_argument("--impl", default=defaults.impl, choices=["bert_edu", "transformers"])
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--stop-at", type=int, default=None, help="stop after this step as if interrupted "
+                                                             "(the schedule still follows --max-steps)")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    names = {f.name for f in dataclasses.fields(PretrainConfig)}
+    cfg = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    for name in ("max_steps", "batch_size", "grad_accum", "seq_len"):
+        if getattr(cfg, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    return cfg, args
+
+
+def main(argv=None) -> int:
+    cfg, args = parse_args(argv)
+    metrics = run(cfg, resume=args.resume, stop_at=args.stop_at, progress=not args.no_progress)
+    rank = _dist_env()[0]
+    if rank == 0:
+        final, base = metrics["final"], metrics["baselines"]
+        print(f"step {metrics['step']}: train loss {metrics['history'][-1]['loss']:.4f}, "
+              f"{metrics['tokens_per_second']:.0f} tokens/s, {metrics['n_parameters']:,} parameters")
+        if final:
+            print(f"held-out MLM accuracy {final['mlm_accuracy']:.3f} (most-frequent-token baseline "
+                  f"{base['mlm_accuracy']:.3f}), MLM loss {final['mlm_loss']:.3f}; "
+                  f"NSP accuracy {final['nsp_accuracy']:.3f} (baseline {base['nsp_accuracy']:.3f})")
+        print(f"checkpoint: {metrics['out']}")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""`make gpu-check` (benchmarks/gpu_check.py) as far as a machine without a GPU can check it: the plan, the
+loud failure without CUDA, running a step under its time limit, and the summary table."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+gpu_check = importlib.util.module_from_spec(spec)
+sys.modules["gpu_check"] = gpu_check  # dataclasses look their module up there
+spec.loader.exec_module(gpu_check)
+
+
+def test_the_makefile_runs_it():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "gpu-check:" in makefile and "benchmarks/gpu_check.py" in makefile
+
+
+def test_dry_run_lists_every_step(capsys, tmp_path):
+    assert gpu_check.main(["--dry-run", "--work", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for needle in ("07_pretraining.ipynb", "08_finetune_sentiment.ipynb", "--nbval-lax", "bench_pretraining.py",
+                   "--size base", "bert_edu.finetune", "--epochs 3", "bert_edu.data sentiment"):
+        assert needle in out, needle
+    steps = gpu_check.plan(sys.executable, tmp_path)
+    assert sum(s.limit for s in steps) <= gpu_check.BUDGET_SECONDS + 60  # each step fits; the budget caps all
+
+
+def test_without_cuda_it_fails_loudly(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("BERT_EDU_DEVICE", raising=False)
+    assert gpu_check.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: make gpu-check needs a CUDA GPU") and err.count("\n") == 1
+    monkeypatch.setenv("BERT_EDU_DEVICE", "cpu")
+    assert "BERT_EDU_DEVICE=cpu" in gpu_check.cuda_problem()
+
+
+def test_a_step_runs_under_its_limit_and_the_table_shows_it(tmp_path):
+    ok = gpu_check.Step("fine", [[sys.executable, "-c", "print('hello')"]], limit=30)
+    slow = gpu_check.Step("slow", [[sys.executable, "-c", "import time; time.sleep(30)"]], limit=30)
+    bad = gpu_check.Step("bad", [[sys.executable, "-c", "raise SystemExit(3)"]], limit=30)
+    gpu_check.run_step(ok, tmp_path / "ok.log", 30, env=None)
+    gpu_check.run_step(slow, tmp_path / "slow.log", seconds_left=1, env=None)  # the budget wins over the limit
+    gpu_check.run_step(bad, tmp_path / "bad.log", 30, env=None)
+    assert ok.status == "ok" and "hello" in (tmp_path / "ok.log").read_text()
+    assert slow.status.startswith("TIMEOUT") and slow.seconds < 10
+    assert bad.status == "FAIL (exit 3)"
+    table = gpu_check.summary([ok, slow, bad], "a test GPU")
+    assert "a test GPU" in table and "SOME STEPS FAILED" in table and len(table.splitlines()) == 6
+
+
+def test_figures_are_read_from_the_outputs(tmp_path):
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "dtype": "bf16", "ours": {"tokens_per_second": 2000.0, "mfu": 0.4},
+        "transformers": {"tokens_per_second": 1000.0, "mfu": 0.2}}))
+    bench = gpu_check.read_figures("bench", "", tmp_path)
+    assert bench["ratio"] == "2.00x" and bench["ours MFU"] == "40.0%"
+    line = json.dumps({"test_accuracy": 0.85, "accuracy": 0.83, "seconds": 41.0})
+    assert gpu_check.read_figures("finetune", "progress\n" + line + "\n", tmp_path)["test accuracy"] == "85.0%"
