@@ -3,6 +3,7 @@
 #   make test        set up .venv, fetch the assets, run unit tests + every notebook (nbval)
 #   make notebooks   re-execute every notebook in place (what we commit)
 #   make student     write the student edition to ./student
+#   make gpu-check   on a CUDA GPU: notebooks 07 + 08, BERT-base benchmark, full fine-tuning (<= 8 min)
 # TORCH_SPEC picks the torch build: e.g. TORCH_SPEC="torch==2.13.0" (CPU wheel on our CI machines),
 # or install a CUDA build first (see README) and leave it empty.
 
@@ -13,13 +14,13 @@ TORCH_SPEC ?=
 JUPYTER_ARGS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup course test unit notebooks student benchmark clean
+.PHONY: setup course test unit notebooks student benchmark gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(if $(TORCH_SPEC),$(PY) -m pip install $(TORCH_SPEC))
-	$(PY) -m pip install -e .
+	$(PY) -m pip install -e ".[test]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -36,7 +37,7 @@ unit: setup
 	$(PY) -m pytest -q tests -k "not course_notebook"
 
 notebooks: setup
-	$(PY) -m bert_edu.notebooks execute $(NOTEBOOKS)
+	$(PY) -m bert_edu.course.notebooks execute $(NOTEBOOKS)
 
 student: setup
 	$(PY) -m bert_edu.student_edition student
@@ -44,6 +45,10 @@ student: setup
 benchmark: setup
 	$(PY) benchmarks/bench_inference.py
 	$(PY) benchmarks/bench_pretraining.py
+
+# every GPU path in one command (<= 8 min on one CUDA GPU; fails without one): see README, "Check a GPU"
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) student

@@ -3,6 +3,7 @@
     python benchmarks/bench_pretraining.py                          # CPU: tiny model, MiniLM vocabulary
     python benchmarks/bench_pretraining.py --size mini --threads 2
     python benchmarks/bench_pretraining.py --device cuda --dtype bf16 --size base --batch-size 64
+    python benchmarks/bench_pretraining.py --device cuda --dtype auto --size base --json bench.json  # make gpu-check
 
 What is timed: one full training step, forward + backward + AdamW step + zero_grad, on the same masked
 batch (15% of the non-special tokens selected, 80/10/10, as bert_edu.data.pretraining.mask_tokens), both
@@ -15,7 +16,8 @@ decoder; transformers computes them at every position and then ignores 85%), and
 F.scaled_dot_product_attention. Both tie the decoder to the word embeddings.
 
 On a GPU it also reports MFU (model FLOPs utilisation): the FLOPs a training step needs, divided by
-time and by the chip's dense peak (--peak-tflops, default 989 = H200/H100 SXM bf16 dense):
+time and by the chip's dense (no sparsity) bf16/fp16 tensor-core peak: --peak-tflops, or PEAK_TFLOPS below
+(from NVIDIA's data sheets) for the GPU's name:
 
     FLOPs per token = 6 x (matmul parameters used per token) + attention
         matmul parameters per token = encoder + pooler weights + MLM transform
@@ -30,9 +32,12 @@ decoder at every position, we count the same (useful) FLOPs, so its MFU shows th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -40,7 +45,19 @@ import torch  # noqa: E402
 
 from bert_edu.train.pretrain import SIZES, build_model, model_config  # noqa: E402
 from bert_edu.data.pretraining import SpecialIds, mask_tokens  # noqa: E402
-from bert_edu.train.common import autocast, make_optimizer  # noqa: E402
+from bert_edu.train.common import autocast, make_grad_scaler, make_optimizer, skip_input_checks  # noqa: E402
+from bert_edu.train.device import autocast_dtype  # noqa: E402
+
+# dense bf16/fp16 tensor-core TFLOP/s (NVIDIA data sheets, without sparsity); the first name found in the
+# GPU's name wins, so the longer names come first
+PEAK_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
+               "A10": 125.0, "V100": 125.0, "T4": 65.0, "RTX 4090": 165.0, "RTX 3090": 71.0}
+DTYPES = {"fp32": "no", "fp16": "fp16", "bf16": "bf16", "auto": "auto"}  # --dtype -> --mixed-precision
+
+
+def peak_tflops(gpu_name: str) -> float | None:
+    """The GPU's dense tensor-core peak from PEAK_TFLOPS, or None for a GPU not in the table."""
+    return next((peak for name, peak in PEAK_TFLOPS.items() if name in gpu_name), None)
 
 
 def _sync(device: torch.device) -> None:
@@ -89,25 +106,27 @@ def build_pair(config: dict, device: torch.device):
     return ours.to(device).train(), theirs.to(device).train()
 
 
-def make_step(model, batch: dict, device: torch.device):
+def make_step(model, batch: dict, device: torch.device, mixed_precision: str = "auto"):
     optimizer = make_optimizer(model, 1e-4)
+    scaler = make_grad_scaler(device, mixed_precision)  # active for fp16 only
 
     def step() -> float:
-        with autocast(device):
+        with autocast(device, mixed_precision):
             loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
         return loss
 
     return step
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"],
-                   help="bf16 = autocast on CUDA (bert_edu.train.common.autocast); CPU runs fp32")
+    p.add_argument("--dtype", default="fp32", choices=list(DTYPES),
+                   help="autocast dtype on CUDA (auto: bf16 where native, else fp16 + grad scaler); CPU runs fp32")
     p.add_argument("--size", default="tiny", choices=list(SIZES))
     p.add_argument("--vocab-size", type=int, default=30522, help="default: the MiniLM / BERT vocabulary")
     p.add_argument("--seq-len", type=int, default=128)
@@ -115,58 +134,104 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=10, help="timed steps per model")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H200: 989)")
-    args = p.parse_args(argv)
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="dense bf16/fp16 peak of the GPU (default: PEAK_TFLOPS for its name)")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    return p.parse_args(argv)
 
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.dtype == "bf16" and device.type != "cuda":
-        raise SystemExit("--dtype bf16 is for CUDA (on CPU, autocast is slower than fp32 at these sizes)")
-    config = model_config(args.size, args.vocab_size, dropout=0.1)
-    ours, theirs = build_pair(config, device)
-    batch = make_batch(args.batch_size, args.seq_len, args.vocab_size, device)
-    tokens = int(batch["attention_mask"].sum())
-    with torch.no_grad(), autocast(device):
-        ours.eval(), theirs.eval()
-        a, b = ours(**batch).loss.float(), theirs(**batch).loss.float()
-        ours.train(), theirs.train()
-    tol = 1e-4 if args.dtype == "fp32" else 5e-2
-    assert abs(a.item() - b.item()) < tol * max(1.0, abs(b.item())), (a.item(), b.item())
 
-    n_params = sum(p.numel() for p in ours.parameters())
-    print(f"device {device} ({args.dtype}), threads {torch.get_num_threads()}; size {args.size} "
-          f"({config['num_hidden_layers']} layers x {config['hidden_size']}), vocab {args.vocab_size:,}, "
-          f"{n_params:,} parameters; batch {args.batch_size} x {args.seq_len} ({tokens:,} real tokens, "
-          f"{int((batch['labels'] != -100).sum())} predicted); loss agrees ({a.item():.4f} vs {b.item():.4f})")
-    steps = {"ours": make_step(ours, batch, device), "transformers": make_step(theirs, batch, device)}
+def time_steps(steps: dict, warmup: int, n: int, device: torch.device) -> dict[str, list[float]]:
+    """The two models alternate step by step, so a noisy neighbour slows both alike."""
     times = {name: [] for name in steps}
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         for step in steps.values():
             step()
     _sync(device)
-    for _ in range(args.steps):
+    for _ in range(n):
         for name, step in steps.items():
             _sync(device)
             start = time.perf_counter()
             step()
             _sync(device)
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def benchmark(args) -> dict:
+    """Build both models, check their losses agree, time them; the results as a dict."""
+    device, mixed_precision = torch.device(args.device), DTYPES[args.dtype]
+    dtype = autocast_dtype(device, mixed_precision)  # ValueError: e.g. bf16 on a CPU or an old GPU
+    config = model_config(args.size, args.vocab_size, dropout=0.1)
+    ours, theirs = build_pair(config, device)
+    skip_input_checks(ours)  # as in our training loop: no token-id check (a GPU sync) per step
+    batch = make_batch(args.batch_size, args.seq_len, args.vocab_size, device)
+    tokens = int(batch["attention_mask"].sum())
+    with torch.no_grad(), autocast(device, mixed_precision):
+        ours.eval(), theirs.eval()
+        a, b = ours(**batch).loss.float().item(), theirs(**batch).loss.float().item()
+        ours.train(), theirs.train()
+    tol = 1e-4 if dtype is None else 5e-2
+    assert abs(a - b) < tol * max(1.0, abs(b)), (a, b)
+    steps = {"ours": make_step(ours, batch, device, mixed_precision),
+             "transformers": make_step(theirs, batch, device, mixed_precision)}
+    times = time_steps(steps, args.warmup, args.steps, device)
     flops = training_flops_per_token(config, args.seq_len) * tokens
-    speed = {}
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    peak = args.peak_tflops or (peak_tflops(gpu) if gpu else None)
+    result = {"device": str(device), "gpu": gpu, "dtype": {None: "fp32", torch.float16: "fp16",
+                                                           torch.bfloat16: "bf16"}[dtype],
+              "threads": torch.get_num_threads(), "size": args.size, "layers": config["num_hidden_layers"],
+              "hidden": config["hidden_size"], "vocab_size": args.vocab_size,
+              "parameters": sum(p.numel() for p in ours.parameters()), "batch_size": args.batch_size,
+              "seq_len": args.seq_len, "tokens": tokens, "predicted": int((batch["labels"] != -100).sum()),
+              "loss": {"ours": a, "transformers": b}, "peak_tflops": peak,
+              "flops_per_token": training_flops_per_token(config, args.seq_len)}
     for name, t in times.items():
         median = statistics.median(t)
-        speed[name] = tokens / median
-        line = f"  {name:13s} {median * 1000:8.1f} ms/step  {speed[name]:10,.0f} tokens/s"
-        if device.type == "cuda":
-            mfu = flops / median / (args.peak_tflops * 1e12)
-            line += f"  {flops / median / 1e12:7.1f} TFLOP/s  MFU {mfu:6.1%}"
-        print(line)
-    print(f"  ratio ours / transformers: {speed['ours'] / speed['transformers']:.2f}x tokens/s")
+        result[name] = {"ms_per_step": median * 1000, "tokens_per_second": tokens / median,
+                        "tflops": flops / median / 1e12 if device.type == "cuda" else None,
+                        "mfu": flops / median / (peak * 1e12) if peak and device.type == "cuda" else None}
     if device.type == "cuda":
-        print(f"  peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB; FLOPs per token "
-              f"{training_flops_per_token(config, args.seq_len) / 1e6:.0f} M (useful work, see docstring)")
+        result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return result
+
+
+def report(r: dict) -> None:
+    gpu = f" ({r['gpu']})" if r["gpu"] else ""
+    print(f"device {r['device']}{gpu}, {r['dtype']}, "
+          f"threads {r['threads']}; size {r['size']} ({r['layers']} layers x {r['hidden']}), "
+          f"vocab {r['vocab_size']:,}, {r['parameters']:,} parameters; batch {r['batch_size']} x {r['seq_len']} "
+          f"({r['tokens']:,} real tokens, {r['predicted']} predicted); loss agrees "
+          f"({r['loss']['ours']:.4f} vs {r['loss']['transformers']:.4f})")
+    for name in ("ours", "transformers"):
+        m = r[name]
+        line = f"  {name:13s} {m['ms_per_step']:8.1f} ms/step  {m['tokens_per_second']:10,.0f} tokens/s"
+        if m["tflops"] is not None:
+            line += f"  {m['tflops']:7.1f} TFLOP/s"
+        if m["mfu"] is not None:
+            line += f"  MFU {m['mfu']:6.1%} of {r['peak_tflops']:.0f} TFLOP/s"
+        print(line)
+    print(f"  ratio ours / transformers: "
+          f"{r['ours']['tokens_per_second'] / r['transformers']['tokens_per_second']:.2f}x tokens/s")
+    if "peak_memory_gib" in r:
+        print(f"  peak memory {r['peak_memory_gib']:.1f} GiB; FLOPs per token {r['flops_per_token'] / 1e6:.0f} M "
+              "(useful work, see docstring)" + ("" if r["peak_tflops"] else "; MFU: pass --peak-tflops"))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        result = benchmark(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    report(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -32,18 +31,14 @@ from pathlib import Path
 
 import torch
 
-from bert_edu import datasets, finetune, training  # old names; aliases of bert_edu.data / bert_edu.train
+from bert_edu.data import sentiment
+from bert_edu.train import common, finetune
 from bert_edu.train.baselines import BagOfWords, bow_accuracy, fit_logistic_regression
 
 SIZES = (100, 300, 1000, 3000, "all")
 MODELS = ("bow", "scratch", "pretrained", "minilm")
-# Fine-tuning recipes. A small training set is repeated so that one "epoch" sees at least ROUND sentences:
-# 100 sentences x 1 epoch would be 3 optimiser steps, too few to move any weights.
-RECIPES = {
-    "tiny": dict(lr=5e-4, batch_size=32, epochs=5),  # notebook 08's recipe for its tiny models
-    "minilm": dict(lr=1e-4, batch_size=16, epochs=3),  # the command line's defaults
-}
-ROUND = 1000
+# The command line's recipes (finetune.recipe_for: by the model's width), with small training sets repeated
+# up to finetune.MIN_EPOCH_EXAMPLES sentences per epoch; bucketed batches (faster on a CPU).
 EVAL_EXAMPLES = 500
 
 
@@ -64,17 +59,17 @@ def run_bow(train, val, test) -> dict:
 
 def build(model_name, pretrained):
     if model_name == "minilm":
-        return finetune.build_classifier("minilm", datasets.LABELS, verbose=False)
+        return finetune.build_classifier("minilm", sentiment.LABELS, verbose=False)
     if model_name == "scratch":
-        return finetune.scratch_classifier(pretrained, datasets.LABELS)
-    return finetune.pretrained_classifier(pretrained, datasets.LABELS, verbose=False)
+        return finetune.scratch_classifier(pretrained, sentiment.LABELS)
+    return finetune.pretrained_classifier(pretrained, sentiment.LABELS, verbose=False)
 
 
-def run_bert(model_name, pretrained, train, val, test, seed, recipe) -> dict:
-    training.set_seed(seed)
+def run_bert(model_name, pretrained, train, val, test, seed) -> dict:
+    common.set_seed(seed)
     model, tok = build(model_name, pretrained)
-    repeats = math.ceil(ROUND / len(train))
-    train_f = finetune.encode(tok, train) * repeats
+    recipe = finetune.recipe_for(model.config)
+    train_f, repeats = finetune.repeat_to(finetune.encode(tok, train))
     val_f, test_f = finetune.encode(tok, val), finetune.encode(tok, test)
     fit = finetune.train_classifier(model, train_f, val_f, seed=seed, device="cpu", pad_token_id=tok.pad_token_id,
                                     bucket=True, progress=False, log=None, **recipe)
@@ -91,8 +86,17 @@ def checkpoint_info(folder) -> dict:
     metrics = folder / "metrics.json"
     if metrics.is_file():
         m = json.loads(metrics.read_text())
-        info["pretraining"] = {k: m[k] for k in ("config", "final") if k in m}
+        info["pretraining"] = {"final": m.get("final"),  # the recipe, without this machine's paths
+                               "config": {k: v for k, v in m.get("config", {}).items() if k not in ("out", "device")}}
     return info
+
+
+def _portable(arg: str) -> str:
+    """A path as anyone can type it: relative to the repository, or under ~ (no machine-specific prefix)."""
+    for root, shown in ((Path.cwd(), ""), (Path.home(), "~/")):
+        if arg.startswith(str(root) + os.sep):
+            return shown + arg[len(str(root)) + 1:]
+    return arg
 
 
 def save(results, path):
@@ -119,13 +123,15 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() and not args.fresh else {"runs": []}
-    results.update(command="OMP_NUM_THREADS=1 python benchmarks/learning_curve.py " + " ".join(argv or sys.argv[1:]),
-                   recipes=RECIPES, round=ROUND,
-                   eval_examples=EVAL_EXAMPLES, torch=torch.__version__, machine=platform.machine())
+    command = "OMP_NUM_THREADS=1 python benchmarks/learning_curve.py " + " ".join(map(_portable, argv or sys.argv[1:]))
+    results["commands"] = [c for c in results.get("commands", []) if c != command] + [command]
+    results.update(recipes={"small": finetune.SMALL_MODEL_RECIPE, "default": finetune.DEFAULTS},
+                   min_epoch_examples=finetune.MIN_EPOCH_EXAMPLES, eval_examples=EVAL_EXAMPLES,
+                   torch=torch.__version__, machine=platform.machine())
     if args.pretrained:
         results["checkpoint"] = checkpoint_info(args.pretrained)
     done = {(r["model"], r["n"], r["seed"]) for r in results["runs"]}
-    splits = datasets.sentiment_splits()
+    splits = sentiment.sentiment_splits()
     val, test = splits["validation"][:EVAL_EXAMPLES], splits["test"]
     sizes = [s if s == "all" else int(s) for s in args.sizes.split(",")]
     for n in sizes:
@@ -138,8 +144,7 @@ def main(argv=None) -> int:
                 if model_name == "bow":
                     row = run_bow(train, val, test)
                 else:
-                    recipe = RECIPES["minilm" if model_name == "minilm" else "tiny"]
-                    row = run_bert(model_name, args.pretrained, train, val, test, seed, recipe)
+                    row = run_bert(model_name, args.pretrained, train, val, test, seed)
                 row = {"model": model_name, "n": n, "train_examples": len(train), "seed": seed, **row,
                        "seconds": round(time.perf_counter() - start, 1)}
                 results["runs"].append(row)

@@ -15,6 +15,8 @@ _EXPORTS = {
     "BertForPreTraining": "bert_edu.model.heads",
     "BertForMaskedLM": "bert_edu.model.heads",
     "BertForSequenceClassification": "bert_edu.model.heads",
+    "BertForTokenClassification": "bert_edu.model.heads",
+    "BertForQuestionAnswering": "bert_edu.model.heads",
     "get_device": "bert_edu.train.device",
 }
 

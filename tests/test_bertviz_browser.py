@@ -1,30 +1,28 @@
-"""bertviz pages built from our model's attentions really draw, in a real browser.
+"""bertviz pages built from our model's attentions really draw, in a real browser, with no network.
 
 The test saves bertviz's head view and model view of one sentence pair (bert_edu.BertModel, MiniLM
-weights) as standalone pages, opens them in headless Chromium and reads the result through the
-DevTools protocol: the SVG holds one text element per token and one line per (head, query, key), the
-lines' opacities are our attention weights, and the page raised no script error.
+weights) as standalone pages, opens them from disk (file://) in headless Chromium and reads the result
+through the DevTools protocol: the SVG holds one text element per token and one line per (head, query,
+key), the lines' opacities are our attention weights, and the page raised no script error.
 
-bertviz's pages load require.js, d3 and jQuery from a CDN. Here the CDN addresses in the page are
-rewritten to a small HTTP server on 127.0.0.1 that serves local copies of the same files, and Chromium
-is told that every other host name does not exist, so the test never leaves this machine.
+bertviz's own pages load require.js, d3 and jQuery from a CDN. bert_edu.course.viz inlines copies of the
+three (from PyPI wheels, pinned and sha256-checked: bert_edu.data.assets) into the page, so it draws
+offline. Here Chromium has no network at all (every host name fails to resolve, every address goes to a
+closed proxy) and no server is running: the page can only draw with what it carries. A control shows that
+bertviz's unmodified page draws nothing under the same conditions.
 
-Needs: /usr/bin/chromium (or $BERT_EDU_CHROMIUM) and the libraries in $BERT_EDU_BROWSER_JS (default
-~/.cache/bert-edu/browser-js); `bash .ci/browser-setup.sh` installs both. Missing ones fail the test
-with that instruction: a browser test that skips itself would go silently untested in CI.
+Needs: Chromium (/usr/bin/chromium, or $BERT_EDU_CHROMIUM), installed by `sudo bash .ci/browser-setup.sh`.
+Without it the tests are skipped, naming that command; in CI (CI=true) they fail instead
+(tests/system_requirements.py).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import select
 import shutil
 import subprocess
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -32,11 +30,10 @@ import pytest
 import torch
 
 from bert_edu.course import viz
-from bert_edu.data.assets import cache_dir
+from system_requirements import require
 
-SETUP = "bash .ci/browser-setup.sh"
-CHROMIUM = os.environ.get("BERT_EDU_CHROMIUM", "/usr/bin/chromium")
-JS_DIR = Path(os.environ.get("BERT_EDU_BROWSER_JS", cache_dir() / "browser-js"))
+SETUP = "sudo bash .ci/browser-setup.sh"
+CHROMIUM = os.environ.get("BERT_EDU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PAGE_TIMEOUT = 30.0  # seconds for a page to draw; it takes well under one on an idle machine
 
 
@@ -61,8 +58,10 @@ class DevTools:
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
             f"--user-data-dir={profile}",
-            # every host name but 127.0.0.1 fails to resolve: nothing can leave this machine
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            # no network at all: every host name fails to resolve, and any address (even an IP literal)
+            # would have to go through a proxy on a closed port. Pages are opened as file:// URLs.
+            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
             "--remote-debugging-pipe", "about:blank",
         ]
         self._log = open(log_path, "wb")
@@ -139,27 +138,19 @@ def _high_fd(fd: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# fixtures: what the browser needs, the pages, a local server standing in for the CDN
+# fixtures: the browser, the pages
 
 
-def _missing_requirements() -> list[str]:
-    missing = []
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"the Chromium browser ({CHROMIUM})")
-    for name, url in viz.BERTVIZ_SCRIPTS.items():
-        local = JS_DIR / url.removeprefix(viz.BERTVIZ_CDN.removesuffix("ajax/libs/"))
-        if not local.is_file() or local.stat().st_size == 0:
-            missing.append(f"{name} ({local})")
-    return missing
+def missing_requirements(chromium: str = CHROMIUM) -> list[str]:
+    """What this test needs from outside Python and does not find."""
+    if os.path.isfile(chromium) and os.access(chromium, os.X_OK):
+        return []
+    return [f"the Chromium browser ({chromium}; set BERT_EDU_CHROMIUM to use one elsewhere)"]
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    missing = _missing_requirements()
-    if missing:
-        pytest.fail(f"the bertviz browser test needs {'; '.join(missing)}. Install them with: {SETUP} "
-                    "(as root; CI runs it from .ci/run). Set BERT_EDU_CHROMIUM / BERT_EDU_BROWSER_JS "
-                    "to use a browser or libraries elsewhere.", pytrace=False)
+    require(missing_requirements(), SETUP)
     tmp = tmp_path_factory.mktemp("chromium")
     devtools = DevTools(CHROMIUM, tmp / "profile", tmp / "chromium.log")
     try:
@@ -169,26 +160,10 @@ def browser(tmp_path_factory):
         devtools.close()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output clean
-        pass
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """An HTTP server on 127.0.0.1 serving a folder laid out like the CDN (ajax/libs/...) plus our pages."""
-    root = tmp_path_factory.mktemp("site")
-    if (JS_DIR / "ajax").is_dir():
-        shutil.copytree(JS_DIR / "ajax", root / "ajax")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.root = root
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+def pages(tmp_path_factory):
+    """The folder the pages are saved in (opened as file:// URLs: no server)."""
+    return tmp_path_factory.mktemp("pages")
 
 
 @pytest.fixture(scope="module")
@@ -207,18 +182,14 @@ def pair():
     return out.attentions, tokens, b_start
 
 
-def publish(server, name: str, html: str, local_libraries: bool = True) -> str:
-    """Save a bertviz view as a page on the local server; return its URL.
+def publish(folder: Path, name: str, html: str) -> str:
+    """Save a bertviz view as a standalone page; return its file:// URL."""
+    return viz.save_html(html, folder / name).resolve().as_uri()
 
-    With ``local_libraries`` the CDN addresses in the page point at the local server instead.
-    """
-    for url in viz.BERTVIZ_SCRIPTS.values():  # require.js is a <script src>, d3/jQuery are require paths
-        assert url.removesuffix(".js") in html, f"bertviz no longer loads {url}: update bert_edu.course.viz.BERTVIZ_SCRIPTS"
-    if local_libraries:
-        html = html.replace(viz.BERTVIZ_CDN, server.base + "ajax/libs/")
-        assert viz.BERTVIZ_CDN not in html
-    viz.save_html(html, server.root / name)
-    return server.base + name
+
+def only_the_page(requests: list[str], url: str) -> bool:
+    """True when the browser asked for nothing but the page itself (inline data: URLs aside)."""
+    return all(r == url or r.startswith("data:") for r in requests)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,16 +272,30 @@ MODEL_VIEW_PROBE = """(() => {
 # the tests
 
 
-def test_head_view_draws_our_attention(browser, server, pair):
+def test_the_skip_or_fail_decision():
+    """Outside CI a missing browser skips the tests, naming the install command; in CI it fails them."""
+    from system_requirements import decide, in_ci
+
+    missing = missing_requirements("/nonexistent/chromium")
+    assert missing and "/nonexistent/chromium" in missing[0]
+    action, reason = decide(missing, SETUP, ci=False)
+    assert action == "skip" and SETUP in reason and "Chromium" in reason
+    assert decide(missing, SETUP, ci=True)[0] == "fail"
+    assert decide([], SETUP, ci=True) is None
+    assert in_ci({"CI": "true"}) and in_ci({"CI": "1"}) and not in_ci({}) and not in_ci({"CI": "false"})
+
+
+def test_head_view_draws_our_attention_offline(browser, pages, pair):
     attentions, tokens, b_start = pair
     layer = 2
-    url = publish(server, "head_view.html", viz.head_view_html(attentions, tokens, b_start, layer=layer))
+    html = viz.head_view_html(attentions, tokens, b_start, layer=layer)
+    assert "<script src=" not in html and html.count("data-bert-edu-library") == 3  # carries its scripts
+    url = publish(pages, "head_view.html", html)
     drawn, errors, requests = open_page(browser, url, HEAD_VIEW_PROBE)
 
     assert not errors, "the page raised script errors:\n" + "\n".join(errors)
     assert drawn is not None, f"the head view drew no attention lines within {PAGE_TIMEOUT} s"
-    assert all(r.startswith(server.base) for r in requests), f"requests left 127.0.0.1: {requests}"
-    assert any(r.endswith("d3.min.js") for r in requests) and any(r.endswith("jquery.min.js") for r in requests)
+    assert only_the_page(requests, url), f"the page asked for more than itself: {requests}"
 
     attn = viz.stack_layers(attentions)
     n_layers, n_heads, T, _ = attn.shape
@@ -325,14 +310,14 @@ def test_head_view_draws_our_attention(browser, server, pair):
     torch.testing.assert_close(drawn_attn, attn[layer], atol=2e-3, rtol=0)
 
 
-def test_model_view_draws_every_head(browser, server, pair):
+def test_model_view_draws_every_head_offline(browser, pages, pair):
     attentions, tokens, b_start = pair
-    url = publish(server, "model_view.html", viz.model_view_html(attentions, tokens, b_start))
+    url = publish(pages, "model_view.html", viz.model_view_html(attentions, tokens, b_start))
     drawn, errors, requests = open_page(browser, url, MODEL_VIEW_PROBE)
 
     assert not errors, "the page raised script errors:\n" + "\n".join(errors)
     assert drawn is not None, f"the model view drew no attention lines within {PAGE_TIMEOUT} s"
-    assert all(r.startswith(server.base) for r in requests), f"requests left 127.0.0.1: {requests}"
+    assert only_the_page(requests, url), f"the page asked for more than itself: {requests}"
     attn = viz.stack_layers(attentions)
     n_layers, n_heads, T, _ = attn.shape
     assert drawn["svgs"] >= 1
@@ -342,14 +327,29 @@ def test_model_view_draws_every_head(browser, server, pair):
     assert any("Layer" in t for t in drawn["texts"]) and any("Head" in t for t in drawn["texts"])
 
 
-def test_without_the_libraries_the_view_does_not_draw(browser, server, pair):
-    """The control that shows the test can fail: the unmodified page asks the CDN for its scripts, the
-    browser cannot reach it (every other host is blocked), and nothing is drawn."""
+def test_two_views_in_one_page_both_draw(browser, pages, pair):
+    """As in a notebook, where every output lives in one page: the second view's copies of require.js,
+    d3 and jQuery must not break the first (require.js keeps the first loader; a module defined twice
+    keeps its first definition)."""
     attentions, tokens, b_start = pair
-    url = publish(server, "head_view_cdn.html", viz.head_view_html(attentions, tokens, b_start),
-                  local_libraries=False)
+    both = viz.head_view_html(attentions, tokens, b_start) + viz.model_view_html(attentions, tokens, b_start)
+    url = publish(pages, "both.html", both)
+    probe = "(() => { const r = document.querySelectorAll('[id^=\"bertviz-\"]'); " \
+            "return r.length == 2 && r[0].querySelector('line') && r[1].querySelector('line') ? r.length : null })()"
+    drawn, errors, requests = open_page(browser, url, probe)
+    assert not errors, "the page raised script errors:\n" + "\n".join(errors)
+    assert drawn == 2 and only_the_page(requests, url)
+
+
+def test_without_the_inlined_libraries_the_view_does_not_draw(browser, pages, pair):
+    """The control that shows the test can fail: bertviz's own page asks the CDN for its scripts, the
+    browser has no network, and nothing is drawn."""
+    attentions, tokens, b_start = pair
+    html = viz.head_view_html(attentions, tokens, b_start, inline_libraries=False)
+    assert viz.BERTVIZ_SCRIPTS["require.js"] in html
+    url = publish(pages, "head_view_cdn.html", html)
     drawn, errors, requests = open_page(browser, url, HEAD_VIEW_PROBE, timeout=3.0)
     assert drawn is None
     assert any(r.startswith(viz.BERTVIZ_CDN) for r in requests)
-    assert any("ERR_NAME_NOT_RESOLVED" in e for e in errors), errors  # the CDN was not reachable
+    assert any(e.startswith("network:") for e in errors), errors  # the CDN was not reachable
     assert any("require is not defined" in e for e in errors), errors  # so bertviz's script failed

@@ -77,3 +77,27 @@ def test_table_lists_every_type_and_the_total():
     table = format_table(s)
     assert [line.split()[0] for line in table.splitlines()] == ["type", "LOC", "ORG", "PER", "all"]
     assert "100.0" in table.splitlines()[3]
+
+
+def test_bootstrap_interval_brackets_the_score_and_is_reproducible():
+    from bert_edu.evaluation.entities import f1_interval
+
+    rng = random.Random(0)
+    gold, pred = _random_corpus(rng, 300)
+    lo, hi = f1_interval(gold, pred, n_resamples=200)
+    assert lo < entity_scores(gold, pred)["f1"] < hi
+    assert (lo, hi) == f1_interval(gold, pred, n_resamples=200)
+    assert hi - lo < 0.2
+
+
+def test_error_kinds_sort_every_mistake():
+    from bert_edu.evaluation.entities import error_kinds
+
+    gold = [["B-ORG", "O", "B-LOC", "I-LOC", "O", "B-PER", "O", "O"]]
+    pred = [["B-LOC", "O", "B-LOC", "O", "O", "O", "O", "B-MISC"]]
+    kinds = error_kinds(gold, pred)
+    assert kinds["wrong type"] == [(0, ("ORG", 0, 1), ("LOC", 0, 1))]
+    assert kinds["wrong span"] == [(0, ("LOC", 2, 4), ("LOC", 2, 3))]
+    assert kinds["missed"] == [(0, ("PER", 5, 6), None)]
+    assert kinds["spurious"] == [(0, None, ("MISC", 7, 8))]
+    assert kinds["wrong type and span"] == []

@@ -5,8 +5,10 @@ import math
 import torch
 
 from bert_edu.exercises.finetune import (check_classification_head, check_dynamic_padding, check_initial_loss,
-                                         reference_classification_head, reference_dynamic_padding,
-                                         reference_initial_loss)
+                                         check_lr_factor, check_parameter_groups, reference_classification_head,
+                                         reference_dynamic_padding, reference_initial_loss, reference_lr_factor,
+                                         reference_parameter_groups)
+from bert_edu.train import common
 from exercise_helpers import assert_checker_fails, assert_checker_passes
 
 # ------------------------------------------------------------------------------------- classification head
@@ -112,3 +114,119 @@ def test_initial_loss_names_typical_mistakes(capsys):
     assert_checker_fails(check_initial_loss, log2, capsys, hint="natural logarithm")
     assert_checker_fails(check_initial_loss, probability, capsys, hint="minus its logarithm")
     assert_checker_fails(check_initial_loss, constant, capsys)
+
+
+# ------------------------------------------------------------------------------------- AdamW parameter groups
+
+
+def _split(model, weight_decay, no_decay):
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if not no_decay(n, p)], "weight_decay": weight_decay},
+            {"params": [p for n, p in named if no_decay(n, p)], "weight_decay": 0.0}]
+
+
+def test_parameter_groups_accepts_correct_versions(capsys):
+    assert_checker_passes(check_parameter_groups, reference_parameter_groups, capsys)
+    # the package's optimiser (1-d parameters are exactly the biases and LayerNorm weights), groups in any order
+    assert_checker_passes(check_parameter_groups,
+                          lambda m, wd: common.make_optimizer(m, 1e-3, wd).param_groups[::-1], capsys)
+    assert_checker_passes(check_parameter_groups, lambda m, wd: _split(m, wd, lambda n, p: p.ndim == 1), capsys)
+
+
+def test_parameter_groups_names_typical_mistakes(capsys):
+    def one_group(model, weight_decay):
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+
+    def only_biases(model, weight_decay):
+        return _split(model, weight_decay, lambda n, p: n.endswith("bias"))
+
+    def embeddings_too(model, weight_decay):
+        return _split(model, weight_decay, lambda n, p: p.ndim == 1 or "embeddings" in n)
+
+    def swapped(model, weight_decay):
+        groups = _split(model, weight_decay, lambda n, p: p.ndim == 1)
+        return [{"params": groups[0]["params"], "weight_decay": 0.0},
+                {"params": groups[1]["params"], "weight_decay": weight_decay}]
+
+    def no_weight_decay_key(model, weight_decay):
+        groups = _split(model, weight_decay, lambda n, p: p.ndim == 1)
+        return [groups[0], {"params": groups[1]["params"]}]
+
+    def forgets_the_classifier(model, weight_decay):
+        groups = _split(model, weight_decay, lambda n, p: p.ndim == 1)
+        groups[0]["params"] = [p for p in groups[0]["params"] if p is not model.classifier.weight] \
+            if hasattr(model, "classifier") else groups[0]["params"][1:]
+        return groups
+
+    assert_checker_fails(check_parameter_groups, one_group, capsys, hint="two groups, not one")
+    assert_checker_fails(check_parameter_groups, only_biases, capsys, hint="LayerNorm weights get no weight decay")
+    assert_checker_fails(check_parameter_groups, embeddings_too, capsys, hint="embedding tables are weight matrices")
+    assert_checker_fails(check_parameter_groups, swapped, capsys, hint="the groups are swapped")
+    assert_checker_fails(check_parameter_groups, no_weight_decay_key, capsys, hint="AdamW's default")
+    assert_checker_fails(check_parameter_groups, forgets_the_classifier, capsys, hint="in no group")
+
+
+def test_parameter_groups_rejects_a_do_nothing_answer(capsys):
+    assert_checker_fails(check_parameter_groups, lambda model, weight_decay: None, capsys, hint="forget the `return`")
+    assert_checker_fails(check_parameter_groups, lambda model, weight_decay: model.parameters(), capsys,
+                         hint="return a list of parameter groups")
+
+
+# ------------------------------------------------------------------------------------- warmup schedule
+
+
+def test_lr_factor_reference_is_transformers_schedule():
+    from transformers import get_linear_schedule_with_warmup
+
+    for warmup, total in ((10, 100), (0, 5), (7, 7), (1, 3)):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = get_linear_schedule_with_warmup(opt, warmup, total)
+        ours = common.linear_warmup_decay(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), warmup,
+                                          total)
+        for step in range(total + 3):
+            assert reference_lr_factor(step, warmup, total) == opt.param_groups[0]["lr"] \
+                == ours.optimizer.param_groups[0]["lr"], (warmup, total, step)
+            opt.step(), sched.step(), ours.optimizer.step(), ours.step()
+
+
+def test_lr_factor_accepts_correct_versions(capsys):
+    assert_checker_passes(check_lr_factor, reference_lr_factor, capsys)
+
+    def piecewise(step, warmup_steps, total_steps):
+        warm = step / warmup_steps if warmup_steps else 1.0
+        decay = (total_steps - step) / (total_steps - warmup_steps)
+        return torch.tensor(min(warm, max(decay, 0.0)))
+
+    assert_checker_passes(check_lr_factor, piecewise, capsys)
+
+
+def test_lr_factor_names_typical_mistakes(capsys):
+    def no_warmup(step, warmup_steps, total_steps):
+        return max(0.0, (total_steps - step) / total_steps)
+
+    def no_decay(step, warmup_steps, total_steps):
+        return min(1.0, step / warmup_steps) if warmup_steps else 1.0
+
+    def decays_over_all_steps(step, warmup_steps, total_steps):
+        return step / warmup_steps if step < warmup_steps else max(0.0, (total_steps - step) / total_steps)
+
+    def one_step_ahead(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / (total_steps - warmup_steps))
+
+    def goes_negative(step, warmup_steps, total_steps):
+        return step / warmup_steps if step < warmup_steps else (total_steps - step) / (total_steps - warmup_steps)
+
+    assert_checker_fails(check_lr_factor, no_warmup, capsys, hint="first WARMS UP")
+    assert_checker_fails(check_lr_factor, no_decay, capsys, hint="DECAYS linearly")
+    assert_checker_fails(check_lr_factor, decays_over_all_steps, capsys, hint="steps AFTER warmup")
+    assert_checker_fails(check_lr_factor, one_step_ahead, capsys, hint="starts at exactly 0")
+    assert_checker_fails(check_lr_factor, goes_negative, capsys, hint="never negative")
+
+
+def test_lr_factor_rejects_a_do_nothing_answer(capsys):
+    assert_checker_fails(check_lr_factor, lambda step, warmup_steps, total_steps: None, capsys,
+                         hint="forget the `return`")
+    assert_checker_fails(check_lr_factor, lambda step, warmup_steps, total_steps: 1.0, capsys,
+                         hint="a constant does not warm up")

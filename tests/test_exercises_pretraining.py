@@ -89,3 +89,153 @@ def test_not_implemented_is_reported(capsys):
     for check in (check_mask_rule, check_nsp_pair, check_initial_losses):
         assert check(todo) is False
         assert "not implemented yet" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------ MLM head, loss, WWM
+
+from bert_edu.exercises.pretraining import (ReferenceMLMHead, check_masked_lm_loss, check_mlm_head,  # noqa: E402
+                                            check_whole_word_select, reference_masked_lm_loss,
+                                            reference_whole_word_select)
+
+
+class MyMLMHead(torch.nn.Module):
+    def __init__(self, config, word_embeddings):
+        super().__init__()
+        self.transform = torch.nn.Module()
+        self.transform.dense = torch.nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform.LayerNorm = torch.nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = torch.nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder.weight = word_embeddings
+        self.bias = torch.nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, h):
+        t = self.transform
+        return self.decoder(t.LayerNorm(torch.nn.functional.gelu(t.dense(h)))) + self.bias
+
+
+def test_mlm_head(capsys):
+    assert_checker_passes(check_mlm_head, ReferenceMLMHead, capsys)
+    assert_checker_passes(check_mlm_head, MyMLMHead, capsys)
+
+    class Copied(MyMLMHead):  # a copy of the embeddings, not the same Parameter
+        def __init__(self, config, word_embeddings):
+            super().__init__(config, torch.nn.Parameter(word_embeddings.detach().clone()))
+
+    class NoTransform(MyMLMHead):
+        def forward(self, h):
+            return self.decoder(h) + self.bias
+
+    class NoBias(MyMLMHead):
+        def forward(self, h):
+            return super().forward(h) - self.bias
+
+    class NoNorm(MyMLMHead):
+        def forward(self, h):
+            return self.decoder(torch.nn.functional.gelu(self.transform.dense(h))) + self.bias
+
+    class NotStarted(torch.nn.Module):
+        def __init__(self, config, word_embeddings):
+            super().__init__()
+            raise NotImplementedError()
+
+    assert_checker_fails(check_mlm_head, Copied, capsys, hint="not a copy")
+    assert_checker_fails(check_mlm_head, NoTransform, capsys, hint="transform")
+    assert_checker_fails(check_mlm_head, NoBias, capsys, hint="own bias")
+    assert_checker_fails(check_mlm_head, NoNorm, capsys, hint="LayerNorm")
+    assert check_mlm_head(NotStarted) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+
+
+def my_masked_lm_loss(hidden_states, labels, head):
+    logits = head(hidden_states)  # every position (slower), ignore_index drops the others: same value
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+
+def test_masked_lm_loss(capsys):
+    assert_checker_passes(check_masked_lm_loss, reference_masked_lm_loss, capsys)
+    assert_checker_passes(check_masked_lm_loss, my_masked_lm_loss, capsys)
+
+    def per_sequence(hidden_states, labels, head):
+        rows = [torch.nn.functional.cross_entropy(head(h[l != -100]), l[l != -100])
+                for h, l in zip(hidden_states, labels)]
+        return torch.stack(rows).mean()
+
+    def summed(hidden_states, labels, head):
+        sel = labels != -100
+        return torch.nn.functional.cross_entropy(head(hidden_states[sel]), labels[sel], reduction="sum")
+
+    def softmax_first(hidden_states, labels, head):
+        sel = labels != -100
+        return torch.nn.functional.cross_entropy(head(hidden_states[sel]).softmax(-1), labels[sel])
+
+    def detached(hidden_states, labels, head):
+        return torch.tensor(reference_masked_lm_loss(hidden_states, labels, head).item())
+
+    def do_nothing(hidden_states, labels, head):
+        raise NotImplementedError()
+
+    assert_checker_fails(check_masked_lm_loss, per_sequence, capsys, hint="not per sequence")
+    assert_checker_fails(check_masked_lm_loss, summed, capsys, hint="the mean, not the sum")
+    assert_checker_fails(check_masked_lm_loss, softmax_first, capsys, hint="do not softmax")
+    assert_checker_fails(check_masked_lm_loss, detached, capsys, hint="graph")
+    assert check_masked_lm_loss(do_nothing) is False
+    assert "NotImplementedError" in capsys.readouterr().out
+
+
+def test_whole_word_select(capsys):
+    import random
+
+    assert_checker_passes(check_whole_word_select, reference_whole_word_select, capsys)
+
+    def my_wwm(tokens, rng, mlm_probability=0.15):
+        words = []
+        for i, t in enumerate(tokens):
+            if t.startswith("["):
+                continue
+            if t.startswith("##") and words:
+                words[-1].append(i)
+            else:
+                words.append([i])
+        goal = max(1, round(mlm_probability * sum(map(len, words))))
+        out = []
+        for w in rng.sample(words, len(words)):
+            if len(out) + len(w) <= goal:
+                out += w
+        return sorted(out)
+
+    assert_checker_passes(check_whole_word_select, my_wwm, capsys)
+
+    def token_level(tokens, rng, mlm_probability=0.15):
+        cand = [i for i, t in enumerate(tokens) if t not in ("[CLS]", "[SEP]", "[PAD]")]
+        return sorted(rng.sample(cand, max(1, round(mlm_probability * len(cand)))))
+
+    def with_specials(tokens, rng, mlm_probability=0.15):
+        return sorted(set(my_wwm(tokens, rng, mlm_probability)) | {0})
+
+    def pieces_with_next_word(tokens, rng, mlm_probability=0.15):  # groups '##' with the FOLLOWING token
+        words, current = [], []
+        for i, t in enumerate(tokens):
+            if t in ("[CLS]", "[SEP]", "[PAD]"):
+                continue
+            current.append(i)
+            if not t.startswith("##"):
+                words.append(current)
+                current = []
+        goal = max(1, round(mlm_probability * (sum(map(len, words)))))
+        out = []
+        for w in rng.sample(words, len(words)):
+            if len(out) + len(w) <= goal:
+                out += w
+        return sorted(out)
+
+    def always_first_words(tokens, rng, mlm_probability=0.15):
+        return my_wwm(tokens, random.Random(0), mlm_probability)
+
+    def do_nothing(tokens, rng, mlm_probability=0.15):
+        return []
+
+    assert_checker_fails(check_whole_word_select, token_level, capsys, hint="select all its pieces")
+    assert_checker_fails(check_whole_word_select, with_specials, capsys, hint="never predicted")
+    assert_checker_fails(check_whole_word_select, pieces_with_next_word, capsys, hint="AFTER it")
+    assert_checker_fails(check_whole_word_select, always_first_words, capsys, hint="shuffle")
+    assert_checker_fails(check_whole_word_select, do_nothing, capsys, hint="nothing was selected")

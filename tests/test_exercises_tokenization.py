@@ -135,3 +135,49 @@ def test_predict_counted_words_fails(capsys):
 
 def test_predict_wrong_type_fails(capsys):
     assert_checker_fails(ex.check_predict_lengths, lambda: 7, capsys, hint="list of 3 ints")
+
+
+# --- best_pair (the WordPiece training step) ------------------------------------------------------
+
+
+def test_best_pair_reference_passes(capsys):
+    assert_checker_passes(ex.check_best_pair, ex.reference_best_pair, capsys)
+
+
+def test_best_pair_unweighted_fails(capsys):
+    assert_checker_fails(ex.check_best_pair, ex._best_pair_unweighted, capsys, hint="counted each word once")
+
+
+def test_best_pair_last_on_tie_fails(capsys):
+    assert_checker_fails(ex.check_best_pair, ex._best_pair_last_on_tie, capsys, hint="pair seen last")
+
+
+def test_best_pair_ignoring_the_score_fails(capsys):
+    assert_checker_fails(ex.check_best_pair, ex._best_pair_ignores_score, capsys, hint="divide count(ab)")
+
+
+def test_best_pair_counting_words_not_pieces_fails(capsys):
+    assert_checker_fails(ex.check_best_pair, ex._best_pair_word_counts, capsys, hint="not in how many words")
+
+
+def test_best_pair_do_nothing_is_rejected(capsys):
+    def nothing(splits, score="frequency"):
+        pass
+
+    assert_checker_fails(ex.check_best_pair, nothing, capsys, hint="forget the `return`")
+
+
+def test_best_pair_is_the_first_merge_of_train_wordpiece():
+    """The exercise's reference makes the choice the package's trainer makes (both scores)."""
+    from bert_edu.text.wordpiece import count_words, initial_vocabulary, train_wordpiece
+
+    texts = ["the cat sat on the mat", "a hat for the cat", "that bat is fat", "unhappy hippos hop",
+             "the banana bandana", "hug pug pun bun hugs"] * 3
+    words = sorted(count_words(texts))
+    counts = count_words(texts)
+    splits = {tuple([w[0]] + ["##" + c for c in w[1:]]): counts[w] for w in words}
+    n_initial = len(initial_vocabulary(words))
+    for score in ("frequency", "likelihood"):
+        a, b = ex.reference_best_pair(splits, score)
+        vocab = train_wordpiece(texts, vocab_size=n_initial + 1, min_frequency=1, score=score)
+        assert vocab[-1] == a + b.removeprefix("##"), score

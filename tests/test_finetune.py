@@ -15,6 +15,7 @@ from bert_edu.train import predict
 from bert_edu import BertConfig, BertForSequenceClassification
 from bert_edu.data.assets import minilm_path
 from bert_edu.data.classification import Example
+from bert_edu.model.config import SIZES
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -160,7 +161,7 @@ def trained(tmp_path_factory):
     cmd = [sys.executable, "-m", "bert_edu.finetune", "--train", str(train), "--eval", str(dev),
            "--test", str(test), "--init", "scratch", "--size", "tiny", "--out", str(out), "--epochs", "3",
            "--lr", "5e-3", "--batch-size", "16", "--max-length", "32", "--text-column", "review",
-           "--label-column", "sentiment", "--no-progress"]
+           "--label-column", "sentiment", "--min-epoch-examples", "300", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -173,6 +174,7 @@ def test_cli_prints_one_json_line_last(trained):
     metrics = json.loads(lines[-1])
     assert len(lines) == 1, f"stdout must hold only the JSON line, got: {proc.stdout!r}"
     assert metrics["train_examples"] == 320 and metrics["examples_seen"] == 960 and metrics["epochs"] == 3
+    assert metrics["repeats"] == 1 and metrics["lr"] == 5e-3 and metrics["batch_size"] == 16
     assert metrics["labels"] == ["negative", "positive"]
     assert metrics["accuracy"] >= 0.9, metrics  # one word decides: a tiny model must learn it
     assert metrics["test_accuracy"] >= 0.9 and metrics["test_examples"] == 40
@@ -258,6 +260,7 @@ def test_cli_bad_input_fails_before_training(tmp_path, capsys, no_training, trai
     (["--init", "/no/such/folder"], "neither 'minilm', 'scratch' nor an existing folder"),
     (["--size", "tiny"], "only apply to --init scratch"),
     (["--lr", "-1"], "--lr must be positive"),
+    (["--min-epoch-examples", "0"], "--min-epoch-examples must be at least 1"),
 ])
 def test_cli_bad_arguments(tmp_path, capsys, no_training, args, phrase):
     (tmp_path / "train.csv").write_text(GOOD)
@@ -278,4 +281,37 @@ def test_minilm_init_loads_pretrained_encoder_and_fresh_head():
     torch.testing.assert_close(model.bert.embeddings.word_embeddings.weight,
                                weights["embeddings.word_embeddings.weight"])
     scratch, _ = finetune.build_classifier("scratch", ["neg", "pos"], size="tiny")
-    assert scratch.config.hidden_size == 64 and scratch.config.vocab_size == 30522
+    assert scratch.config.hidden_size == SIZES["tiny"]["hidden_size"] and scratch.config.vocab_size == 30522
+
+
+def test_recipe_depends_on_the_width_and_small_sets_are_repeated():
+    from bert_edu import BertConfig
+
+    small = BertConfig(**SIZES["mini"])
+    assert finetune.recipe_for(small) == finetune.SMALL_MODEL_RECIPE
+    assert finetune.recipe_for(BertConfig(hidden_size=384, num_attention_heads=12)) == {k: finetune.DEFAULTS[k]
+                                                               for k in ("epochs", "lr", "batch_size")}
+    feats = [{"input_ids": [1, 2], "label": i % 2} for i in range(300)]
+    repeated, repeats = finetune.repeat_to(feats, 1000)
+    assert repeats == 4 and len(repeated) == 1200 and repeated[300:600] == feats
+    assert finetune.repeat_to(feats, 100) == (feats, 1)
+
+
+def test_cli_without_recipe_flags_uses_the_width_recipe(tmp_path, monkeypatch, capsys):
+    """A tiny model from the command line's defaults gets SMALL_MODEL_RECIPE, repeated to MIN_EPOCH_EXAMPLES."""
+    seen = {}
+
+    def fake_train(model, train_features, eval_features, **kw):
+        seen.update(kw, n=len(train_features))
+        return finetune.FinetuneResult(best_epoch=1, best={"accuracy": 0.5, "loss": 0.7},
+                                       train_examples=len(train_features))
+
+    monkeypatch.setattr(finetune, "train_classifier", fake_train)
+    (tmp_path / "train.csv").write_text(GOOD)
+    code = finetune.main(["--train", str(tmp_path / "train.csv"), "--eval", str(tmp_path / "train.csv"),
+                          "--init", "scratch", "--size", "tiny", "--out", str(tmp_path / "out"), "--epochs", "2"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    n = len(GOOD.strip().splitlines()) - 1
+    assert seen["lr"] == finetune.SMALL_MODEL_RECIPE["lr"] and seen["epochs"] == 2
+    assert metrics["repeats"] == -(-finetune.MIN_EPOCH_EXAMPLES // n) and seen["n"] == n * metrics["repeats"]

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +62,18 @@ def test_figures_are_read_from_the_outputs(tmp_path):
     assert bench["ratio"] == "2.00x" and bench["ours MFU"] == "40.0%"
     line = json.dumps({"test_accuracy": 0.85, "accuracy": 0.83, "seconds": 41.0})
     assert gpu_check.read_figures("finetune", "progress\n" + line + "\n", tmp_path)["test accuracy"] == "85.0%"
+
+
+def test_the_benchmark_writes_what_the_check_reads(tmp_path):
+    """bench_pretraining's --json (here tiny, on the CPU) holds the figures the summary table shows."""
+    spec = importlib.util.spec_from_file_location("bench_pretraining", ROOT / "benchmarks" / "bench_pretraining.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = ["--size", "tiny", "--batch-size", "2", "--seq-len", "16", "--steps", "1", "--warmup", "0",
+            "--json", str(tmp_path / "bench.json")]
+    assert bench.main(args) == 0
+    figures = gpu_check.read_figures("bench", "", tmp_path)
+    assert figures["dtype"] == "fp32" and figures["ratio"].endswith("x") and "ours MFU" not in figures
+    assert bench.peak_tflops("NVIDIA H100 PCIe") == 756 and bench.peak_tflops("NVIDIA H200") == 989
+    assert bench.peak_tflops("Tesla T4") == 65 and bench.peak_tflops("a GPU we do not know") is None
+    assert bench.main(["--dtype", "bf16"]) == 2  # bf16 needs a CUDA GPU: one error line, no traceback

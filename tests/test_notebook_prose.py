@@ -1,6 +1,7 @@
 """The prose-number rule (CONTRIBUTING.md, "Numbers in prose"): every figure of a run quoted in a notebook's
 markdown (a number with %, x, s, ms, min, kB, MB, GB, nats, ...) must appear in a cell output of the same
-notebook, unless its sentence marks it as a citation: a markdown link, an author-year reference such as
+notebook (or in the running time ``make notebooks`` records in its metadata), unless its sentence marks it as a
+citation: a markdown link, an author-year reference such as
 "(Devlin et al., 2019)" or "Clark et al. (2019)", or an explicit ``[cite: where it comes from]``.
 Numbers inside `inline code`, code blocks and HTML comments (exercise solutions) are not prose.
 
@@ -26,9 +27,10 @@ FIGURE = re.compile(
     re.IGNORECASE)
 CITATION = re.compile(
     r"\[cite:[^\]]*\]"                                   # explicit marker
-    r"|\[[^\]]+\]\([^)]+\)"                              # a markdown link
+    r"|\[[^\]]+\]\(https?://[^)]+\)"                     # a link to a source on the web
     r"|\b[A-Z][\w-]+(?: et al\.| and [A-Z][\w-]+)?,? \(?(?:19|20)\d\d[a-z]?\)?"  # Devlin et al., 2019 / (2019)
 )
+CONFIDENCE_LEVEL = re.compile(r"\s*(?:\w+\s+)?(?:confidence|intervals?|CIs?|credible)\b", re.IGNORECASE)
 NOT_PROSE = re.compile(r"<!-- ### BEGIN SOLUTION -->.*?<!-- ### END SOLUTION -->|```.*?```|`[^`\n]*`|<!--.*?-->",
                        re.DOTALL)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*(`\[\"'])|\n\s*\n|\n(?=\s*(?:[-*|]|\d+\.)\s)")
@@ -40,7 +42,8 @@ def _source(cell) -> str:
 
 
 def output_text(nb: dict) -> str:
-    """Everything the notebook's code cells printed or displayed as text (stream, text/plain, text/html)."""
+    """Everything the notebook's code cells printed or displayed as text (stream, text/plain, text/html), and the
+    running times that `make notebooks` recorded in the notebook's metadata (the header's Time row)."""
     parts = []
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
@@ -51,6 +54,7 @@ def output_text(nb: dict) -> str:
                 if mime in data:
                     value = data[mime]
                     parts.append("".join(value) if isinstance(value, list) else value)
+    parts.append(json.dumps(nb.get("metadata", {}).get("bert_edu", {})))  # the times `make notebooks` recorded
     return "\n".join(parts)
 
 
@@ -62,8 +66,10 @@ def quoted_figures(markdown: str):
             continue
         for m in FIGURE.finditer(sentence):
             number, unit = m["number"], m["unit"]
-            if unit.lower() == "x" and not re.fullmatch(r"[\d.,]+", number):
-                continue
+            if unit == "x" and m.group(0)[-2].isspace():
+                continue  # "32 x 12" is a product; a ratio is written "1.04x"
+            if unit == "%" and CONFIDENCE_LEVEL.match(sentence, m.end()):
+                continue  # "a 95% interval" names a convention, not a result
             yield sentence.strip(), number, unit, bool(m["approx"])
 
 
@@ -161,6 +167,41 @@ def test_citations_code_and_comments_are_exempt():
     assert unprinted_figures(_notebook(md, "nothing here\n")) == []
 
 
+def test_a_product_is_not_a_ratio():
+    assert unprinted_figures(_notebook("It needs 12 MiB x 32 x 12 bytes.", "12 MiB\n")) == []
+    assert [f for f, _ in unprinted_figures(_notebook("It is 3x faster.", "12\n"))] == ["3x"]
+
+
+def test_a_confidence_level_is_not_a_figure():
+    md = "Each accuracy comes with its 95% interval; 81.2% is ours."
+    assert [f for f, _ in unprinted_figures(_notebook(md, "nothing\n"))] == ["81.2%"]
+
+
 def test_citation_only_covers_its_own_sentence():
     md = "Clark et al. (2019) saw it in BERT-base. Ours puts 48% there."
     assert [f for f, _ in unprinted_figures(_notebook(md, "no numbers\n"))] == ["48%"]
+
+
+def test_a_glossary_link_is_not_a_citation():
+    md = "Training in [bf16](../docs/glossary.md#bf16) took 12 s."
+    assert [f for f, _ in unprinted_figures(_notebook(md, "nothing\n"))] == ["12s"]
+
+
+# ------------------------------------------------------------------------------------------------ glossary links
+
+GLOSSARY = Path(__file__).resolve().parent.parent / "docs" / "glossary.md"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glossary_links_point_at_an_entry(path):
+    anchors = {_slug(line[4:]) for line in GLOSSARY.read_text(encoding="utf-8").splitlines()
+               if line.startswith("### ")}
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    links = {m for cell in nb["cells"] if cell["cell_type"] == "markdown"
+             for m in re.findall(r"\]\(\.\./docs/glossary\.md#([^)]+)\)", _source(cell))}
+    assert links <= anchors, f"{path.name} links to glossary entries that do not exist: {sorted(links - anchors)}"

@@ -35,6 +35,16 @@ def test_progress_bar_text_becomes_its_final_state():
     assert tool.finalise_progress_bars(nb) == 0  # already final: nothing to do
 
 
+def test_a_bar_without_its_widget_state_is_reported_frozen(tmp_path, capsys):
+    nb = _bar_notebook()
+    nb.metadata.pop("widgets")
+    assert tool.finalise_progress_bars(nb) == 0  # nothing to rebuild it from
+    assert tool.frozen_bars(nb)
+    path = tmp_path / "frozen.ipynb"
+    nbformat.write(nb, path)
+    assert tool.main(["check", str(path)]) == 1
+
+
 def test_half_finished_bar_is_drawn_half_full():
     nb = _bar_notebook(value=25.0)
     tool.finalise_progress_bars(nb)
@@ -45,7 +55,7 @@ def test_text_bars_keep_only_the_last_frame_of_each_line():
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="a:   0%|  | 0/2\ra:  50%|# | 1/2\r"
-                                                                         "a: 100%|##| 2/2\ndone\n")]
+                                                                         "a: 100%|##| 2/2\r\ndone\n")]
     nb.cells = [cell]
     tool.finalise_progress_bars(nb)
     assert cell.outputs[0]["text"] == "a: 100%|##| 2/2\ndone\n"
@@ -101,10 +111,11 @@ def test_execute_cleans_bars_and_records_the_time(tmp_path, capsys):
     nbformat.write(nb, path)
     assert tool.main(["execute", str(path)]) == 0
     saved = json.loads(path.read_text())
-    texts = [o.get("data", {}).get("text/plain", "") + "".join(o.get("text", "")) for o in saved["cells"][0]["outputs"]]
+    texts = ["".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+             for o in saved["cells"][0]["outputs"]]
     assert any("100%" in t and "5/5" in t for t in texts), texts
     assert not any(" 0%|" in t for t in texts), texts
-    assert saved["metadata"]["bert_edu"]["wall_time_s"] > 0
+    assert saved["metadata"]["bert_edu"]["cpu"]["wall_time_s"] >= 0
     assert tool.main(["times", str(path)]) == 0
     assert "tiny.ipynb" in capsys.readouterr().out
 
@@ -118,3 +129,14 @@ def test_figures_are_drawn_and_committed(tmp_path):
         committed = figures.FIGURES_DIR / f"{name}.png"
         assert committed.is_file(), f"run python -m bert_edu.course.figures to draw {committed.name}"
         assert committed.stat().st_size < 150_000
+
+
+def test_the_header_time_row_is_rewritten_from_the_measurement():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01\n\n| | |\n| --- | --- |\n| **Time** | old |\n\nmore")]
+    nb.metadata["bert_edu"] = {"gpu": {"wall_time_s": 12, "device": "NVIDIA H200", "cpus": 16}}
+    tool.record_time(nb, 95.4, {"cpus": 2, "device": "cpu", "torch_threads": 2})
+    row = nb.cells[0].source.splitlines()[4]
+    assert row.startswith("| **Time** | 95 s on a 2-core CPU; 12 s on a GPU (NVIDIA H200)"), row
+    assert nb.cells[0].source.endswith("\n\nmore")
+    assert nb.metadata["bert_edu"]["cpu"]["wall_time_s"] == 95

@@ -43,7 +43,40 @@ def test_environment_yml_matches_pyproject():
 def test_python_floor_agrees():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     _, python = environment_deps()
-    assert project["requires-python"] == f">={python}" == ">=3.10"
+    assert project["requires-python"] == f">={python}" == ">=3.11"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+
+# What the code needs at least, and why: the declared floors may not be lower (they were: Python 3.10
+# while tomllib needs 3.11; torch 2.2 while torch.amp.GradScaler needs 2.3; transformers 4.48, never tested).
+NEEDS = {
+    "python": ("3.11", "tomllib (bert_edu/__main__.py, these tests)"),
+    "torch": ("2.3", "torch.amp.GradScaler (bert_edu/train/common.py)"),
+    "transformers": ("5.0", "the parity tests run against transformers 5; 4.x is not tested"),
+}
+
+
+def test_declared_minimums_are_what_the_code_needs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {**pyproject_deps(), "python": project["requires-python"].removeprefix(">=")}
+    for name, (needed, why) in NEEDS.items():
+        assert _version(declared[name]) >= _version(needed), f"{name}>={declared[name]} is too low: {why}"
+
+
+def test_the_installed_versions_meet_the_floors():
+    """The machine running the tests is a tested configuration: what it runs must satisfy the floors, and
+    transformers must be the major the floor names (a newer major would be untested)."""
+    import sys
+    from importlib import metadata
+
+    deps = pyproject_deps()
+    assert sys.version_info[:2] >= _version(NEEDS["python"][0])
+    for name in ("torch", "transformers"):
+        assert _version(metadata.version(name)) >= _version(deps[name]), name
+    assert _version(metadata.version("transformers"))[0] == _version(deps["transformers"])[0]
 
 
 def test_the_parser_sees_a_difference(tmp_path):

@@ -98,8 +98,9 @@ def test_command_line(small, capsys):
     main(["--corpus", str(corpus), "--vocab", str(vocab), "--out", str(out), "--max-steps", "4",
           "--size", "tiny", "--seq-len", "32", "--batch-size", "8", "--eval-every", "2", "--device", "cpu",
           "--no-progress"])
-    printed = capsys.readouterr().out
-    assert "held-out MLM accuracy" in printed and str(out) in printed
+    printed = capsys.readouterr()
+    assert "held-out MLM accuracy" in printed.err and str(out) in printed.err
+    assert json.loads(printed.out)["out"] == str(out)  # one line of JSON on stdout
     assert json.loads((out / "metrics.json").read_text())["step"] == 4
     with pytest.raises(SystemExit):
         main(["--max-steps", "0"])
@@ -125,6 +126,10 @@ def test_torchrun_two_processes_match_one(small):
     assert losses(one)[-1] < losses(one)[0]
     # only the order of floating-point sums differs
     torch.testing.assert_close(torch.tensor(losses(two)), torch.tensor(losses(one)), atol=1e-4, rtol=1e-4)
+    # and the gradient norm before clipping: a gradient off by a constant factor (e.g. a missing
+    # `* world_size`) leaves the losses above equal, and AdamW and clipping nearly hide it in the weights
+    norms = lambda m: torch.tensor([h["grad_norm"] for h in m["history"]])  # noqa: E731
+    torch.testing.assert_close(norms(two), norms(one), atol=1e-5, rtol=1e-4)
     from safetensors.torch import load_file
 
     w1, w2 = load_file(single / "model.safetensors"), load_file(double / "model.safetensors")

@@ -4,6 +4,7 @@ bertviz adapters, and our model's attention weights against transformers' (MiniL
 import json
 import math
 import os
+import re
 
 import pytest
 import torch
@@ -141,7 +142,8 @@ def test_bertviz_adapters_return_html_for_our_tokens(tmp_path):
     out = model(ids, output_attentions=True)
     tokens = ["[CLS]", "hello", "wörld", "!", "[SEP]"]  # 5 of the 6 positions: the last is "padding"
     html = viz.head_view_html(out.attentions, tokens, index=1)
-    assert viz.BERTVIZ_SCRIPTS["require.js"] in html and json.dumps("wörld") in html
+    assert json.dumps("wörld") in html
+    assert "<script src=" not in html and html.count("data-bert-edu-library") == 3  # its libraries inline
     params = json.loads(html.split("const params = ", 1)[1].split("; // HACK", 1)[0])
     drawn = torch.tensor(params["attention"][0]["attn"])  # (layers, heads, 5, 5): example 1, padding dropped
     expected = viz.stack_layers(out.attentions, index=1, length=5)
@@ -156,6 +158,61 @@ def test_bertviz_adapters_return_html_for_our_tokens(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in text and html in text
     assert "a &lt;title&gt;" in text
+
+
+def test_the_libraries_are_inlined_from_the_pinned_assets():
+    """bertviz's page asks the CDN for require.js (a <script src>); ours carries require.js, d3 and jQuery
+    (our pinned copies), with d3 and jQuery registered under the names bertviz's require() asks for."""
+    from bert_edu.data import assets
+
+    model = _tiny_model()
+    out = model(torch.randint(5, 50, (1, 4)), output_attentions=True)
+    tokens = ["[CLS]", "a", "b", "[SEP]"]
+    cdn = viz.head_view_html(out.attentions, tokens, inline_libraries=False)
+    for url in viz.BERTVIZ_SCRIPTS.values():  # require.js is a <script src>, d3/jQuery are require paths
+        assert url.removesuffix(".js") in cdn, f"bertviz no longer loads {url}: update viz.BERTVIZ_SCRIPTS"
+    html = viz.head_view_html(out.attentions, tokens)
+    same_id = lambda page: re.sub(r"bertviz-[0-9a-f]{32}", "bertviz-ID", page)  # noqa: E731  a new id per view
+    assert same_id(html.replace(viz.library_scripts(), "")) == same_id(cdn.replace(
+        f'<script src="{viz.BERTVIZ_SCRIPTS["require.js"]}"></script>', ""))  # nothing else changed
+    for name, (asset, filename) in viz.BERTVIZ_LIBRARIES.items():
+        source = (assets.get(asset) / filename).read_text(encoding="utf-8")
+        assert source in html, name
+    assert 'window.define("d3"' in html and 'window.define("jquery"' in html
+    assert html.index('data-bert-edu-library="require.js"') < html.index('data-bert-edu-library="d3"')
+    with pytest.raises(ValueError, match="no longer loads"):
+        viz.with_inline_libraries("<div>not a bertviz page</div>")
+
+
+def test_committed_notebooks_do_not_carry_the_libraries():
+    """Third-party code is never committed: the notebook tool strips the inlined libraries from saved
+    outputs (a saved notebook runs no scripts until it is trusted and re-run anyway)."""
+    import json as json_module
+    from pathlib import Path
+
+    from bert_edu.course.notebooks import clean
+
+    model = _tiny_model()
+    out = model(torch.randint(5, 50, (1, 4)), output_attentions=True)
+    html = viz.model_view_html(out.attentions, ["[CLS]", "a", "b", "[SEP]"])
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {"text/html": html.splitlines(keepends=True),
+                                                 "text/plain": ["<IPython.core.display.HTML object>"]}}]}]}
+    assert viz.strip_libraries_from_notebook(nb) == 1
+    stripped = "".join(nb["cells"][0]["outputs"][0]["data"]["text/html"])
+    assert stripped.count("data-bert-edu-library") == 3 and len(stripped) < len(html) - 300_000
+    assert "inlined when the cell runs" in stripped and '"left_text"' in stripped  # the data stays
+    assert viz.strip_libraries_from_notebook(nb) == 0  # nothing left to strip
+    import nbformat
+
+    node = nbformat.from_dict({"cells": [nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": html})])], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    clean(node)  # what `python -m bert_edu.course.notebooks execute` does before saving
+    assert len(node.cells[0].outputs[0].data["text/html"]) < len(html) - 300_000
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        text = json_module.dumps(json_module.loads(path.read_text(encoding="utf-8")))
+        assert "jQuery v2" not in text and "d3js.org v5" not in text and "RequireJS 2" not in text, path.name
 
 
 def test_plots_label_tokens_layers_and_heads():

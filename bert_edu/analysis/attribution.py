@@ -76,10 +76,11 @@ def gradient_x_input(model, input_ids, attention_mask=None, target=None, output:
 
     ``target`` (batch,): the class to explain; by default the predicted one.
     """
+    table = word_embedding_layer(model)
     if target is None:
         target, _ = predict(model, input_ids, attention_mask)
     with torch.no_grad():
-        e = word_embedding_layer(model)(input_ids)
+        e = table(input_ids)
     e.requires_grad_(True)
     with replaced_word_embeddings(model, e):
         score = class_score(model(input_ids, attention_mask=attention_mask).logits, target, output)
@@ -95,10 +96,10 @@ def integrated_gradients(model, input_ids, attention_mask=None, target=None, bas
     ``baseline_ids`` (batch, T): the input at alpha = 0; by default ``input_ids`` itself (pass one from
     :func:`masked_baseline`). The ``steps`` points of the path run as one batch per sentence.
     """
+    table = word_embedding_layer(model)
     if target is None:
         target, _ = predict(model, input_ids, attention_mask)
     baseline_ids = input_ids if baseline_ids is None else baseline_ids
-    table = word_embedding_layer(model)
     alphas = (torch.arange(steps, device=input_ids.device, dtype=torch.float32) + 0.5) / steps  # midpoints
     scores, f_input, f_baseline = [], [], []
     for i in range(input_ids.shape[0]):
@@ -176,3 +177,42 @@ def deletion_drops(model, input_ids, attention_mask, scores: torch.Tensor, ks, s
         p = class_score(model(deleted, attention_mask=attention_mask).logits, target)
         drops.append(p_target - p)
     return torch.stack(drops, dim=1)
+
+
+LENSES = ("gradient x input", "integrated gradients", "attention (last layer)", "attention rollout", "random")
+
+
+def lens_scores(model, input_ids, attention_mask, special_ids, mask_token_id: int,
+                steps: int = 16) -> dict[str, torch.Tensor]:
+    """The (batch, T) scores of every lens but the random one, explaining the predicted class."""
+    target, _ = predict(model, input_ids, attention_mask)
+    baseline = masked_baseline(input_ids, attention_mask, special_ids, mask_token_id)
+    ig, _, _ = integrated_gradients(model, input_ids, attention_mask, target, baseline, steps)
+    return {"gradient x input": gradient_x_input(model, input_ids, attention_mask, target),
+            "integrated gradients": ig,
+            "attention (last layer)": attention_scores(model, input_ids, attention_mask),
+            "attention rollout": attention_rollout(model, input_ids, attention_mask)}
+
+
+def deletion_test(model, tokenizer, texts, ks=(1, 2, 3, 4, 5), steps: int = 16, random_draws: int = 3,
+                  batch_size: int = 16, max_length: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
+    """{lens: (sentences, len(ks)) probability drops} for every lens of :func:`lens_scores` (module docstring);
+    the random lens is averaged over ``random_draws`` orders per sentence."""
+    device = next(model.parameters()).device
+    special = tokenizer.all_special_ids
+    generator = torch.Generator().manual_seed(seed)
+    drops = {name: [] for name in LENSES}
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")
+        ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+        target, p = predict(model, ids, mask)
+        scores = lens_scores(model, ids, mask, special, tokenizer.mask_token_id, steps)
+        for name in LENSES:
+            draws = random_draws if name == "random" else 1
+            total = 0
+            for _ in range(draws):
+                s = random_scores(ids, generator) if name == "random" else scores[name]
+                total = total + deletion_drops(model, ids, mask, s, ks, special, tokenizer.mask_token_id, target, p)
+            drops[name].append((total / draws).cpu())
+    return {name: torch.cat(rows) for name, rows in drops.items()}

@@ -46,8 +46,10 @@ def head_importance(model, features: list[dict], batch_size: int = 32, pad_token
     """(layers, heads): sum over batches of |d loss / d head_mask| at head_mask = 1 (module docstring);
     with ``normalise``, each layer's scores are divided by their L2 norm, as Michel et al. do."""
     config = model.config
-    device = next(model.parameters()).device
-    gate = torch.ones(config.num_hidden_layers, config.num_attention_heads, device=device, requires_grad=True)
+    weight = next(model.parameters())
+    device = weight.device
+    gate = torch.ones(config.num_hidden_layers, config.num_attention_heads, device=device, dtype=weight.dtype,
+                      requires_grad=True)
     importance = torch.zeros_like(gate)
     model.eval()  # no dropout: the gradient of the model we evaluate
     for batch in _batches(features, batch_size, pad_token_id):

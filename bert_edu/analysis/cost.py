@@ -45,9 +45,10 @@ class Shape:
 
 
 def layer_parameters(shape: Shape) -> int:
-    """Weights and biases of the encoder layers: Q, K, V, O (4 d^2) and the feed-forward (2 d d_ff), per layer."""
+    """Parameters of the encoder layers: Q, K, V, O (4 d^2 + biases), the feed-forward (2 d d_ff + biases) and
+    two LayerNorms (4 d), per layer; everything but the embeddings, the pooler and the heads."""
     d, ff = shape.hidden_size, shape.intermediate_size
-    return shape.num_hidden_layers * (4 * d * d + 4 * d + 2 * d * ff + d + ff)
+    return shape.num_hidden_layers * (4 * d * d + 4 * d + 2 * d * ff + d + ff + 4 * d)
 
 
 def training_flops_per_token(shape: Shape, seq_len: int, mlm_fraction: float = MLM_FRACTION) -> dict:

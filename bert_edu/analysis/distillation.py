@@ -66,9 +66,10 @@ def student_classifier(tokenizer_folder, label_names, size: str = "tiny", seed: 
 
 def train_student(student, features: list[dict], soft_targets: torch.Tensor | None, *, epochs: int = 3,
                   lr: float = 1e-3, batch_size: int = 32, temperature: float = 2.0, alpha: float = 0.5,
-                  seed: int = 0, pad_token_id: int = 0, device=None) -> dict:
+                  seed: int = 0, pad_token_id: int = 0, device=None, loss_fn=None) -> dict:
     """Train ``student`` on ``features`` (``input_ids``, ``label``); with ``soft_targets`` (N, num_labels
-    teacher logits) the loss is :func:`distillation_loss`, without them plain cross-entropy (alpha = 0).
+    teacher logits) the loss is ``loss_fn`` (default :func:`distillation_loss`), without them plain
+    cross-entropy (the hard-label student).
     AdamW, warmup then linear decay (bert_edu.train.common), bucketed batches. Returns {'seconds', 'steps'}."""
     from bert_edu.train import common
     from bert_edu.train.finetune import bucketed_batches, collate
@@ -90,7 +91,8 @@ def train_student(student, features: list[dict], soft_targets: torch.Tensor | No
             if soft_targets is None:
                 loss = F.cross_entropy(logits, labels)
             else:
-                loss = distillation_loss(logits, soft_targets[idx].to(device), labels, temperature, alpha)
+                loss = (loss_fn or distillation_loss)(logits, soft_targets[idx].to(device), labels, temperature,
+                                                      alpha)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             optimizer.step()

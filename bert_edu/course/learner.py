@@ -55,11 +55,14 @@ CHAPTERS = {
 }
 
 _cache: dict[tuple, types.ModuleType] = {}
+_loading: list[tuple[Path, list]] = []  # (folder, chapters it imported) of each chapter being loaded, innermost last
 
 
 def notebooks_dir() -> Path:
     """Where the learner's notebooks are: $BERT_EDU_NOTEBOOKS, else the working folder when it holds course
     notebooks (Jupyter, nbval and the student edition run a notebook from its own folder), else notebooks/."""
+    if _loading:  # a chapter's exported cells import an earlier chapter: from the same folder
+        return _loading[-1][0]
     if os.environ.get("BERT_EDU_NOTEBOOKS"):
         return Path(os.environ["BERT_EDU_NOTEBOOKS"])
     here = Path.cwd()
@@ -100,14 +103,24 @@ def _load(number: str, path: Path) -> types.ModuleType:
     module = types.ModuleType(f"learner_ch{number}", f"The exported cells of {path.name}")
     module.__file__ = str(path)
     module.yours, module.reference, module.notes = [], [], []
-    for index, source in export_cells(path):
-        filename = f"<{path.name} cell {index}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # readable tracebacks
-        try:
-            exec(compile(source, filename, "exec"), module.__dict__)
-        except Exception as err:  # a broken cell must not stop the notebook that imports the chapter
-            module.notes.append(f"cell {index} of {path.name} raised {type(err).__name__}: {err}; "
-                                "its definitions are skipped")
+    imported = []
+    _loading.append((path.parent, imported))
+    try:
+        for index, source in export_cells(path):
+            filename = f"<{path.name} cell {index}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # readable tracebacks
+            try:
+                exec(compile(source, filename, "exec"), module.__dict__)
+            except Exception as err:  # a broken cell must not stop the notebook that imports the chapter
+                module.notes.append(f"cell {index} of {path.name} raised {type(err).__name__}: {err}; "
+                                    "its definitions are skipped")
+    finally:
+        _loading.pop()
+    for earlier, other in imported:
+        if other.reference:
+            module.notes.append(f"{path.name} uses chapter {earlier}, where {', '.join(other.reference)} "
+                                f"{'is' if len(other.reference) == 1 else 'are'} the reference; run "
+                                f"chapter(\"{earlier}\") to see why.")
     for name, spec, check_name in CHAPTERS[number][1]:
         reference = _reference(spec)
         mine = module.__dict__.get(name)
@@ -127,6 +140,8 @@ def chapter(number, folder=None, *, quiet: bool = False) -> types.ModuleType:
     """The learner's exported code of notebook ``number`` ("02" .. "05") as a module; every piece that does not
     pass its check is the package's reference instead, with a note saying so."""
     number = f"{int(number):02d}"
+    nested = bool(_loading)  # called by an exported cell of another chapter: its notes go to that chapter's
+    quiet = quiet or nested
     if number not in CHAPTERS:
         raise ValueError(f"chapter {number!r} exports nothing; the chapters with modules are {sorted(CHAPTERS)}")
     folder = Path(folder) if folder is not None else notebooks_dir()
@@ -139,6 +154,8 @@ def chapter(number, folder=None, *, quiet: bool = False) -> types.ModuleType:
     if key not in _cache:
         _cache[key] = _load(number, path)
     module = _cache[key]
+    if nested and (number, module) not in _loading[-1][1]:
+        _loading[-1][1].append((number, module))
     if not quiet:
         for note in module.notes:
             print(f"Note: {note}")

@@ -248,7 +248,7 @@ def make_student_notebook(nb, name: str = "notebook"):
 
 
 def default_notebooks_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"  # bert_edu/course/ -> the repository
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -362,7 +362,8 @@ Use "Run All" freely: the only cells that stop are the ones waiting for your cod
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bert_edu.student_edition",
-        description="Write the student edition of the course: notebooks with the solutions taken out.")
+        description="Write the student edition of the course: notebooks with the solutions taken out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="folder to write (new or empty, unless --force)")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help=f"source notebooks folder (default: {default_notebooks_dir()})")
@@ -371,7 +372,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         reports = write_student_edition(args.out_dir, args.notebooks, force=args.force)
-    except (SolutionMarkerError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (SolutionMarkerError, OSError, ValueError) as err:  # OSError: e.g. a folder we may not write
         print(f"error: {err}", file=sys.stderr)
         return 2
     for r in reports:

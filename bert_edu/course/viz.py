@@ -22,8 +22,8 @@ The analyses follow Clark et al. (2019), "What Does BERT Look At? An Analysis of
 same statistics for a uniform-attention head, the baseline. ``top_heads`` ranks the heads.
 
 The ``plot_*`` functions draw with matplotlib (offline, static). ``head_view_html``/``model_view_html``
-build bertviz's interactive views (which fetch their JavaScript from a CDN when the page is opened) and
-``save_html`` writes them as a standalone page. ``mask_head`` and ``masked_heads`` switch heads off.
+build bertviz's interactive views with their JavaScript libraries inline (bertviz's own pages fetch them
+from a CDN: blank offline), and ``save_html`` writes them as a standalone page that draws with no network. ``mask_head`` and ``masked_heads`` switch heads off.
 """
 
 from __future__ import annotations
@@ -36,13 +36,23 @@ from pathlib import Path
 
 import torch
 
-# The three libraries bertviz's pages load when they open (from bertviz 1.4's head_view.py/.js and
-# model_view.js). tests/test_bertviz_browser.py serves local copies at these addresses.
+# The three libraries bertviz's pages load from a CDN when they open (bertviz 1.4's head_view.py/.js and
+# model_view.js): require.js as a <script src>, d3 and jQuery through require.js. Offline, or behind a firewall,
+# such a page stays blank, so we inline our own copies (BERTVIZ_LIBRARIES) and the page needs no network.
 BERTVIZ_CDN = "https://cdnjs.cloudflare.com/ajax/libs/"
 BERTVIZ_SCRIPTS = {
     "require.js": BERTVIZ_CDN + "require.js/2.3.6/require.min.js",
     "d3": BERTVIZ_CDN + "d3/5.7.0/d3.min.js",
     "jquery": BERTVIZ_CDN + "jquery/2.0.0/jquery.min.js",
+}
+# library -> (asset, file): copies from PyPI wheels, pinned and sha256-checked (bert_edu.data.assets).
+# d3 5.7.0 is the very file bertviz asks for; jQuery 2.0.3 and require.js 2.1.22 are the closest releases
+# on PyPI (bertviz asks for 2.0.0 and 2.3.6; it only calls $(), .append, .val, .text, .on, .empty and
+# require.config / requirejs, unchanged across those versions).
+BERTVIZ_LIBRARIES = {
+    "require.js": ("requirejs_jquery", "require.js"),
+    "d3": ("d3", "d3.v5.min.js"),
+    "jquery": ("requirejs_jquery", "jquery.min.js"),
 }
 
 
@@ -411,28 +421,32 @@ def _drop_params_copy(html: str) -> str:
 
 
 def head_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
-                   decimals: int | None = 3, **kwargs) -> str:
+                   decimals: int | None = 3, inline_libraries: bool = True, **kwargs) -> str:
     """bertviz's head view (all heads of one layer, lines from each token to the tokens it attends to)
-    of example ``index``, as HTML text. ``tokens`` are that example's tokens, without padding."""
+    of example ``index``, as HTML text. ``tokens`` are that example's tokens, without padding.
+    ``inline_libraries=False`` keeps bertviz's own page, which loads its libraries from a CDN."""
     from bertviz import head_view
 
     layers = _bertviz_inputs(attentions, tokens, index, decimals)
     html = head_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
-    return _drop_params_copy(html)
+    html = _drop_params_copy(html)
+    return with_inline_libraries(html) if inline_libraries else html
 
 
 def model_view_html(attentions, tokens: list[str], sentence_b_start: int | None = None, *, index: int = 0,
-                    decimals: int | None = 3, **kwargs) -> str:
+                    decimals: int | None = 3, inline_libraries: bool = True, **kwargs) -> str:
     """bertviz's model view (a thumbnail of every layer x head) of example ``index``, as HTML text."""
     from bertviz import model_view
 
     layers = _bertviz_inputs(attentions, tokens, index, decimals)
     html = model_view(layers, list(tokens), sentence_b_start=sentence_b_start, html_action="return", **kwargs).data
-    return _drop_params_copy(html)
+    html = _drop_params_copy(html)
+    return with_inline_libraries(html) if inline_libraries else html
 
 
 def save_html(html: str, path, title: str = "attention") -> Path:
-    """Write a bertviz view as a standalone page (open it in a browser; it needs a connection to the CDN)."""
+    """Write a bertviz view as a standalone page; open it in any browser, no network needed (the views of
+    ``head_view_html``/``model_view_html`` carry their JavaScript)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     page = ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
@@ -440,3 +454,80 @@ def save_html(html: str, path, title: str = "attention") -> Path:
             f"<title>{html_escape(title)}</title>\n</head>\n<body>\n{html}\n</body>\n</html>\n")
     path.write_text(page, encoding="utf-8")
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# bertviz offline: the page carries its three libraries
+
+
+# d3 and jQuery would register with require.js as anonymous modules, which require.js refuses for a script
+# it did not load itself. So each runs with define/module/exports hidden, which makes it set a plain
+# variable, and is then registered under the name bertviz asks for ("d3", "jquery"). A page that already
+# has its own $ (classic Jupyter) gets it back from noConflict.
+_AS_NAMED_MODULE = {
+    "d3": """(function () {{
+  var define, module, exports, scope = {{}};
+  (function () {{
+{source}
+  }}).call(scope);  // d3 puts itself on `this`
+  window.define("d3", [], function () {{ return scope.d3; }});
+}})();""",
+    "jquery": """(function () {{
+  var define, exports, module = {{exports: {{}}}};
+{source}
+  var jquery = module.exports.noConflict(true);
+  window.define("jquery", [], function () {{ return jquery; }});
+}})();""",
+}
+
+
+def library_scripts() -> str:
+    """``<script>`` elements holding require.js, d3 and jQuery (our pinned copies), in that order."""
+    from bert_edu.data import assets
+
+    scripts = []
+    for name, (asset, filename) in BERTVIZ_LIBRARIES.items():
+        source = (assets.get(asset) / filename).read_text(encoding="utf-8")
+        if name in _AS_NAMED_MODULE:
+            source = _AS_NAMED_MODULE[name].format(source=source)
+        source = re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE)  # would end the element early
+        scripts.append(f'<script data-bert-edu-library="{name}">\n{source}\n</script>\n')
+    return "".join(scripts)
+
+
+def with_inline_libraries(html: str) -> str:
+    """bertviz's page with the CDN's require.js replaced by our three libraries inline: it draws with no
+    network. (bertviz's require.config still names the CDN for d3 and jQuery, but require.js only fetches
+    a module it does not have.)"""
+    tag = f'<script src="{BERTVIZ_SCRIPTS["require.js"]}"></script>'
+    if tag not in html:
+        raise ValueError(f"bertviz no longer loads {BERTVIZ_SCRIPTS['require.js']}: update "
+                         "bert_edu.course.viz.BERTVIZ_SCRIPTS and BERTVIZ_LIBRARIES")
+    return html.replace(tag, library_scripts(), 1)
+
+
+_LIBRARY_ELEMENT = re.compile(r'(<script data-bert-edu-library="([^"]+)">).*?(</script>)', re.DOTALL)
+
+
+def strip_libraries(html: str) -> str:
+    """The inlined libraries replaced by a one-line note, for notebooks we commit: they must not hold
+    third-party code, and a saved notebook's outputs run no scripts anyway until it is trusted and re-run."""
+    return _LIBRARY_ELEMENT.sub(lambda m: f"{m[1]}/* {m[2]}: inlined when the cell runs */{m[3]}", html)
+
+
+def strip_libraries_from_notebook(nb: dict) -> int:
+    """:func:`strip_libraries` on every HTML output of a notebook (a dict as in nbformat's JSON), in place.
+    Returns how many outputs changed."""
+    changed = 0
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if html is None:
+                continue
+            text = "".join(html) if isinstance(html, list) else html
+            stripped = strip_libraries(text)
+            if stripped != text:
+                output["data"]["text/html"] = stripped.splitlines(keepends=True) if isinstance(html, list) \
+                    else stripped
+                changed += 1
+    return changed

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bert_edu.data.assets import AssetError
 from bert_edu.data.corpus import corpus_path, read_corpus, write_corpus
 from bert_edu.data.sentiment import write_sentiment_splits
 
@@ -20,13 +21,17 @@ def main(argv=None) -> int:
                                       "documents) copied to a file")
     p.add_argument("out_file")
     args = parser.parse_args(argv)
-    if args.command == "sentiment":
-        for name, path in write_sentiment_splits(Path(args.out_dir)).items():
-            n = sum(1 for _ in open(path, encoding="utf-8")) - 1
-            print(f"{name:10s} {n:6,d} sentences -> {path}")
-    else:
-        documents = read_corpus(corpus_path())
-        print(f"{len(documents):,} documents -> {write_corpus(documents, Path(args.out_file))}")
+    try:
+        if args.command == "sentiment":
+            for name, path in write_sentiment_splits(Path(args.out_dir)).items():
+                n = sum(1 for _ in open(path, encoding="utf-8")) - 1
+                print(f"{name:10s} {n:6,d} sentences -> {path}")
+        else:
+            documents = read_corpus(corpus_path())
+            print(f"{len(documents):,} documents -> {write_corpus(documents, Path(args.out_file))}")
+    except (OSError, AssetError) as err:  # e.g. a folder we may not write, or an asset we cannot fetch
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

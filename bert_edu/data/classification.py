@@ -47,8 +47,12 @@ def read_labelled_file(path, text_column: str = "text", label_column: str = "lab
     if not path.is_file():
         raise DataError(f"{path} does not exist (or is not a file); pass the path of a TSV or CSV file")
     # utf-8-sig: a byte-order mark written by a spreadsheet program must not become part of the first column name
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        content = f.read()
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            content = f.read()
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8 "
+                        "(e.g. your spreadsheet's 'CSV UTF-8' format, or iconv -t UTF-8)") from None
     if not content.strip():
         raise DataError(f"{path} is empty; it needs a header row (e.g. '{text_column},{label_column}') "
                         "and one example per row")

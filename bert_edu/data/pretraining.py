@@ -12,10 +12,16 @@ Follows the original ``create_pretraining_data.py`` of the BERT repository:
    Two small changes keep the classes 50/50 (the original gives 58% NotNext on our corpus): a chunk
    of one long sentence also takes the next sentence, and a document's lone last sentence, which has no
    continuation, is skipped instead of being forced to NotNext. So every pair is a fair coin flip.
-2. **MLM** (:func:`mask_tokens`). 15% of the non-special tokens of each sequence are selected (exactly
-   ``max(1, round(0.15 * n))`` of the ``n`` candidates, as in the original); of those, 80% become
-   ``[MASK]``, 10% a random token and 10% stay unchanged. The model must predict the original token at
-   every selected position (``labels``; -100 everywhere else). Masking is *dynamic*: we mask when a
+2. **MLM** (:func:`mask_tokens`). Exactly ``max(1, round(0.15 * n))`` of the ``n`` candidates (the
+   non-special tokens) of each sequence are selected; of those, 80% become ``[MASK]``, 10% a random
+   token and 10% stay unchanged, as in the original. Two deliberate differences from the original's
+   ``create_masked_lm_predictions``: (a) it counts ``n`` as *all* the tokens, ``[CLS]`` and ``[SEP]``
+   included, and caps the result at ``max_predictions_per_seq`` (20 for 128 tokens); we count the
+   candidates only, so "15%" is 15% of what can be predicted (the same 19 at 128 tokens; in a 10-token
+   pair the original selects 2 of the 7 candidates, we select 1), and need no cap; (b) its random token
+   is any vocabulary entry, ``[CLS]``, ``[SEP]``, ``[PAD]`` and ``[MASK]`` included; ours is never a
+   special token, so a replacement cannot fake a segment boundary. The model must predict the original
+   token at every selected position (``labels``; -100 everywhere else). Masking is *dynamic*: we mask when a
    batch is built, so a sequence seen twice is masked differently each time (RoBERTa's improvement
    over the original, which masked once when writing the data).
 3. **Batches** (:class:`PretrainingData`). Everything a step needs is a pure function of
@@ -231,8 +237,10 @@ def candidate_mask(input_ids: torch.Tensor, special_ids: Sequence[int]) -> torch
 def select_positions(candidates: torch.Tensor, mlm_probability: float = 0.15,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """Choose exactly ``max(1, round(mlm_probability * n))`` of the ``n`` candidate positions of each row
-    (none if a row has no candidate), uniformly at random. ``round`` is round-half-to-even, as Python's
-    ``round`` in the original code (20 candidates -> 3, 10 -> 2, 30 -> 4 since 4.5 rounds to 4)."""
+    (none if a row has no candidate), uniformly at random. ``round`` is round-half-to-even, as Python 3's
+    ``round`` in the original code (20 candidates -> 3, 10 -> 2, 30 -> 4 since 4.5 rounds to 4; under
+    Python 2, which that code also ran on, 4.5 rounded to 5). ``n`` counts candidates, not all tokens: see
+    the module docstring for how this differs from the original, and why."""
     n_candidates = candidates.sum(dim=1)
     n_select = torch.round(n_candidates.double() * mlm_probability).long().clamp(min=1)
     n_select = torch.minimum(n_select, n_candidates)

@@ -103,7 +103,7 @@ def _read_json(path: Path):
 
 
 def _question(path, where: str, qa, context: str, title: str) -> tuple[SquadExample, int]:
-    """One question -> (example, number of answers whose start had to be moved)."""
+    """One question -> (example, number of answers that had to be repaired)."""
     if not isinstance(qa, dict) or not isinstance(qa.get("question"), str) or not isinstance(qa.get("answers"),
                                                                                                  list):
         raise DataError(f"{path}: {where} is not a question with 'question' and 'answers'; {FORMAT_HINT}")
@@ -123,8 +123,9 @@ def _question(path, where: str, qa, context: str, title: str) -> tuple[SquadExam
             raise DataError(f"{path}: the answer {text[:60]!r} of question {qid} ({where}) is not in its "
                             "context. An extractive answer must be a piece of the context: fix the answer "
                             "text or the context")
-        moved += at != answer.get("answer_start")
-        text = text if context[at:at + len(text)] == text else text.strip()
+        fixed = text if context[at:at + len(text)] == text else text.strip()
+        moved += at != answer.get("answer_start") or fixed != text
+        text = fixed
         texts.append(text)
         starts.append(at)
     return SquadExample(qid, qa["question"], context, texts, starts, title), moved
@@ -133,8 +134,8 @@ def _question(path, where: str, qa, context: str, title: str) -> tuple[SquadExam
 def read_squad(path, with_report: bool = False):
     """All questions of a SQuAD v1.1 file, in file order, as :class:`SquadExample`.
 
-    ``with_report=True`` also returns ``{"moved_answers": n}``: answers found away from their recorded
-    ``answer_start`` (see the module docstring)."""
+    ``with_report=True`` also returns ``{"repaired_answers": n}``: answers found away from their recorded
+    ``answer_start`` or with whitespace around them (see the module docstring)."""
     path = Path(path)
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
@@ -156,7 +157,7 @@ def read_squad(path, with_report: bool = False):
                 moved += n
     if not examples:
         raise DataError(f"{path}: the file holds no question; {FORMAT_HINT}")
-    return (examples, {"moved_answers": moved}) if with_report else examples
+    return (examples, {"repaired_answers": moved}) if with_report else examples
 
 
 def write_squad(examples, path) -> Path:

@@ -86,3 +86,46 @@ def format_table(scores: dict, digits: int = 1) -> str:
         lines.append(f"{name:8s} {100 * s['precision']:9.{digits}f} {100 * s['recall']:7.{digits}f} "
                      f"{100 * s['f1']:6.{digits}f} {s['support']:6d} {s['predicted']:9d}")
     return "\n".join(lines)
+
+
+def f1_interval(gold, predicted, n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval for entity F1: resample the SENTENCES with replacement ``n_resamples`` times
+    and take the central ``level`` share of the F1s. It shows how much F1 would move on another test
+    set of the same size and kind (not how much it moves from one training run to the next)."""
+    import random
+
+    counts = []  # (correct, predicted, gold) entities per sentence
+    for g, p in zip(gold, predicted):
+        g_set, p_set = set(get_entities(g)), set(get_entities(p))
+        counts.append((len(g_set & p_set), len(p_set), len(g_set)))
+    rng, f1s = random.Random(seed), []
+    for _ in range(n_resamples):
+        sample = [counts[rng.randrange(len(counts))] for _ in counts]
+        f1s.append(_prf(*(sum(c[i] for c in sample) for i in range(3)))["f1"])
+    f1s.sort()
+    lo = int((1 - level) / 2 * n_resamples)
+    return f1s[lo], f1s[min(n_resamples - 1, n_resamples - 1 - lo)]
+
+
+ERROR_KINDS = ("wrong type", "wrong span", "wrong type and span", "missed", "spurious")
+
+
+def error_kinds(gold, predicted) -> dict[str, list[tuple[int, tuple, tuple | None]]]:
+    """Every mistake, sorted into the kinds worth reading: ``{kind: [(sentence, gold entity or None,
+    predicted entity or None), ...]}``. A gold entity that no prediction matches exactly is a 'wrong type'
+    (same span), a 'wrong span' (same type, overlapping), 'wrong type and span' (overlapping) or 'missed'
+    (nothing overlaps); a prediction that overlaps no gold entity is 'spurious'."""
+    out = {kind: [] for kind in ERROR_KINDS}
+    for s, (g, p) in enumerate(zip(gold, predicted)):
+        g_set, p_set = set(get_entities(g)), set(get_entities(p))
+        for ge in sorted(g_set - p_set, key=lambda e: e[1]):
+            overlapping = [pe for pe in p_set if pe[1] < ge[2] and ge[1] < pe[2]]
+            same_span = [pe for pe in overlapping if pe[1:] == ge[1:]]
+            same_type = [pe for pe in overlapping if pe[0] == ge[0]]
+            kind = ("wrong type" if same_span else "wrong span" if same_type
+                    else "wrong type and span" if overlapping else "missed")
+            out[kind].append((s, ge, (same_span or same_type or overlapping or [None])[0]))
+        for pe in sorted(p_set - g_set, key=lambda e: e[1]):
+            if not any(ge[1] < pe[2] and pe[1] < ge[2] for ge in g_set):
+                out["spurious"].append((s, None, pe))
+    return out

@@ -1,4 +1,5 @@
-"""Checkers for notebook 03 (attention): scaled dot-product attention with a padding mask, head split/merge."""
+"""Checkers for notebook 03 (attention): attention with a padding mask, head split/merge, the causal mask, and the
+learner's modules BertSelfAttention, BertSelfOutput, BertAttention (checked against bert_edu.model.attention)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ import math
 
 import torch
 
-from bert_edu.model.attention import additive_attention_mask, merge_heads, scaled_dot_product_attention, split_heads
-from bert_edu.exercises._harness import Checker
+from bert_edu.exercises._harness import CaseFailed, Checker
+from bert_edu.exercises._modules import expect_dropout, pair, tiny_config
+from bert_edu.model.attention import (BertAttention, BertSelfAttention, BertSelfOutput, additive_attention_mask,
+                                      merge_heads, scaled_dot_product_attention, split_heads)
 
 
-def reference_attention(query, key, value, mask=None):
+def reference_attention(query, key, value, mask=None, dropout=None):
     """(output, weights) of softmax(Q K^T / sqrt(d_k) + additive(mask)) V; mask: 1 = attend, 0 = padding,
-    any shape that broadcasts to (..., T_q, T_k), e.g. (batch, 1, 1, T)."""
+    any shape that broadcasts to (..., T_q, T_k), e.g. (batch, 1, 1, T). ``dropout`` (e.g. an nn.Dropout), when
+    given, is applied to the weights before they multiply the values; the weights returned are before dropout."""
     additive = None if mask is None else additive_attention_mask(mask, query.dtype)
-    return scaled_dot_product_attention(query, key, value, additive)
+    output, weights = scaled_dot_product_attention(query, key, value, additive)
+    if dropout is not None:
+        output = dropout(weights) @ value
+    return output, weights
 
 
 def _wrong_attention(query, key, value, mask, *, scale="d", axis=-1, mask_mode="add"):
@@ -122,4 +129,159 @@ def check_attention_memory(fn, quiet: bool = False) -> bool:
                 "every head stores its own T x T matrix: multiply by the number of heads": b * t * t * n,
                 "every sentence in the batch has its own matrices: multiply by batch": h * t * t * n,
             })
+    return ck.verdict()
+
+
+# --------------------------------------------------------------------------- the modules of notebook 03
+
+def reference_causal_attention_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(batch, T) 1 = token / 0 = padding -> (batch, 1, T, T) boolean: query i may attend key j when j <= i and
+    key j is a real token (a decoder's left-to-right mask combined with the padding mask)."""
+    seq_len = attention_mask.shape[-1]
+    causal = torch.tril(torch.ones(seq_len, seq_len, dtype=torch.bool, device=attention_mask.device))
+    return causal[None, None] & attention_mask[:, None, None, :].bool()
+
+
+def check_causal_mask(fn, quiet: bool = False) -> bool:
+    """fn(attention_mask) -> (batch, 1, T, T) boolean, True where query i may attend key j (j <= i, j not padding)."""
+    ck = Checker("causal_mask", fn, quiet=quiet)
+    for name, mask in [("one sentence of 4 tokens, no padding", torch.ones(1, 4, dtype=torch.long)),
+                       ("2 sentences, the second padded after 3 tokens",
+                        torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]))]:
+        with ck.case(name) as case:
+            got = fn(mask)
+            expected = reference_causal_attention_mask(mask)
+            case.expect(got is not None, "your function returned None: did you forget the `return` statement?")
+            case.expect(isinstance(got, torch.Tensor), f"return a torch.Tensor, got {type(got).__name__}")
+            if got.dtype.is_floating_point and (got < 0).any():
+                raise CaseFailed("return a boolean mask (True = may attend), not an additive one with large "
+                                 "negative numbers: BertSelfAttention turns it into scores itself")
+            t = mask.shape[1]
+            pad = mask[:, None, None, :].bool()
+            upper = torch.triu(torch.ones(t, t, dtype=torch.bool))
+            case.expect_equal(got.bool() if got.dtype != torch.bool else got, expected, what="mask", mistakes={
+                "a token must not see the FUTURE: keep keys j <= i (torch.tril), not j >= i (torch.triu)":
+                    upper[None, None] & pad,
+                "a token may attend to itself: keep the diagonal (j <= i, not j < i)":
+                    torch.tril(torch.ones(t, t, dtype=torch.bool), diagonal=-1)[None, None] & pad,
+                "combine with the padding mask: padded keys stay masked (&)": expected | (
+                    torch.tril(torch.ones(t, t, dtype=torch.bool))[None, None] & ~pad),
+                "the padding mask masks keys (the last axis), not queries: use attention_mask[:, None, None, :]":
+                    torch.tril(torch.ones(t, t, dtype=torch.bool))[None, None] & mask[:, None, :, None].bool(),
+            })
+    return ck.verdict()
+
+
+def _self_attention(ref, h, mask=None, *, scale=True, axis=-1, interleaved=False, use_mask=True):
+    """The reference self-attention's computation with one thing done differently (to name a mistake)."""
+    heads = ref.num_attention_heads
+    b, t, hidden = h.shape
+    d = hidden // heads
+
+    def split(x):
+        if interleaved:
+            return x.view(b, t, d, heads).permute(0, 3, 1, 2)
+        return x.view(b, t, heads, d).transpose(1, 2)
+
+    q, k, v = split(ref.query(h)), split(ref.key(h)), split(ref.value(h))
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(d) if scale else 1.0)
+    if mask is not None and use_mask:
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores, dim=axis)
+    return merge_heads(weights @ v), weights
+
+
+def _hidden(b=2, t=5, hidden=16, seed=3):
+    return torch.randn(b, t, hidden, generator=torch.Generator().manual_seed(seed))
+
+
+def check_bert_self_attention(cls, quiet: bool = False) -> bool:
+    """cls(config) with query/key/value/dropout; forward(hidden_states, mask=None, output_attentions=False)
+    -> (context (batch, T, hidden), weights (batch, heads, T, T) or None); mask boolean, True = may attend."""
+    ck = Checker("bert_self_attention", cls, quiet=quiet)
+    config = tiny_config()
+    h = _hidden()
+    pad = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])[:, None, None, :].bool()
+    causal = reference_causal_attention_mask(torch.ones(2, 5, dtype=torch.long))
+    with ck.case("parameter names and shapes: query, key, value (transformers' names)") as case:
+        module, reference = pair(cls, BertSelfAttention, config)
+    for name, mask in [("no padding, output_attentions=True", None),
+                       ("a padded batch: mask (batch, 1, 1, T), True = may attend", pad),
+                       ("a causal mask (batch, 1, T, T) broadcasts over the heads too", causal)]:
+        with ck.case(name) as case:
+            module, reference = pair(cls, BertSelfAttention, config)
+            with torch.no_grad():
+                got = module(h, mask, output_attentions=True)
+                expected = reference(h, mask, output_attentions=True)
+                wrong = {
+                    "divide the scores by sqrt(d_k), d_k = hidden // num_attention_heads": dict(scale=False),
+                    "the softmax goes over the keys, the last axis (dim=-1)": dict(axis=-2),
+                    "split the heads as view(batch, T, heads, d_k).transpose(1, 2): each head owns a contiguous "
+                    "slice of the features": dict(interleaved=True),
+                    "the mask was not applied (masked keys need a large negative score before the softmax)":
+                        dict(use_mask=False),
+                }
+                wrong = {hint: _self_attention(reference, h, mask, **kw) for hint, kw in wrong.items()
+                         if mask is not None or "mask" not in hint}
+            case.expect(isinstance(got, tuple) and len(got) == 2,
+                        "forward returns a tuple (context, weights), like the package's BertSelfAttention")
+            case.expect_close(got[1], expected[1], what="weights", mistakes={k: w[1] for k, w in wrong.items()})
+            case.expect_close(got[0], expected[0], what="context", mistakes={k: w[0] for k, w in wrong.items()})
+    with ck.case("output_attentions=False still gives the same context") as case:
+        module, reference = pair(cls, BertSelfAttention, config)
+        with torch.no_grad():
+            got = module(h, pad)
+        case.expect(isinstance(got, tuple) and len(got) == 2, "forward returns (context, weights or None)")
+        case.expect_close(got[0], reference(h, pad)[0], what="context")
+    with ck.case("dropout on the attention weights (attention_probs_dropout_prob) in training mode") as case:
+        expect_dropout(case, cls, lambda m: m(h, pad, output_attentions=True),
+                       where="to the attention weights, with config.attention_probs_dropout_prob",
+                       active={"attention_probs_dropout_prob": 0.5}, inactive={"hidden_dropout_prob": 0.5})
+    return ck.verdict()
+
+
+def check_bert_self_output(cls, quiet: bool = False) -> bool:
+    """cls(config) with dense/LayerNorm/dropout; forward(hidden_states, input_tensor)
+    -> LayerNorm(dropout(dense(hidden_states)) + input_tensor): W_O, then add & norm (post-LN)."""
+    ck = Checker("bert_self_output", cls, quiet=quiet)
+    h, x = _hidden(seed=4), _hidden(seed=5)
+    with ck.case("W_O, then LayerNorm(x + ...) on a (2, 5, 16) batch") as case:
+        module, reference = pair(cls, BertSelfOutput, tiny_config())
+        with torch.no_grad():
+            dense, norm = reference.dense(h), reference.LayerNorm
+            case.expect_close(module(h, x), reference(h, x), mistakes={
+                "that is pre-LN (x + LayerNorm(...)); BERT normalises after the sum: LayerNorm(dense(h) + x)":
+                    x + norm(dense),
+                "the residual is missing: add the sub-layer's input (input_tensor) before the LayerNorm":
+                    norm(dense),
+                "the residual adds the sub-layer's INPUT (input_tensor), not the attention context":
+                    norm(dense + h),
+                "LayerNorm is missing after the residual sum": dense + x,
+            })
+    with ck.case("dropout (hidden_dropout_prob) in training mode") as case:
+        expect_dropout(case, cls, lambda m: m(h, x), where="to dense(h) before the residual sum",
+                       active={"hidden_dropout_prob": 0.5}, inactive={"attention_probs_dropout_prob": 0.5})
+    return ck.verdict()
+
+
+def check_bert_attention(cls, quiet: bool = False) -> bool:
+    """cls(config) with ``self`` (BertSelfAttention) and ``output`` (BertSelfOutput); forward(hidden_states,
+    mask=None, output_attentions=False) -> (LayerNorm(x + W_O context), weights)."""
+    ck = Checker("bert_attention", cls, quiet=quiet)
+    h = _hidden(seed=6)
+    pad = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])[:, None, None, :].bool()
+    with ck.case("self-attention then output, a padded batch") as case:
+        module, reference = pair(cls, BertAttention, tiny_config())
+        with torch.no_grad():
+            got = module(h, pad, output_attentions=True)
+            expected = reference(h, pad, output_attentions=True)
+            context = reference.self(h, pad)[0]
+            mistakes = {
+                "the residual adds the layer's input hidden_states: self.output(context, hidden_states)":
+                    reference.output(context, context),
+                "pass the mask on to self.self": reference.output(reference.self(h)[0], h),
+            }
+        case.expect(isinstance(got, tuple) and len(got) == 2, "forward returns (output, weights)")
+        case.expect_close(got[0], expected[0], mistakes=mistakes)
+        case.expect_close(got[1], expected[1], what="weights")
     return ck.verdict()

@@ -16,7 +16,7 @@ def reference_integrated_gradients(f, x, baseline, steps):
 
     ``f`` takes a batch of points (m, *x.shape) and returns one number per point (m,).
     """
-    alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps
+    alphas = (torch.arange(steps, dtype=x.dtype, device=x.device) + 0.5) / steps
     shape = (steps,) + (1,) * x.dim()
     path = (baseline + alphas.view(shape) * (x - baseline)).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(path).sum(), path)

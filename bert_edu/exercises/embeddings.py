@@ -1,24 +1,19 @@
-"""Checkers for notebook 02 (embeddings): LayerNorm from scratch, the BERT input embedding, a parameter count."""
+"""Checkers for notebook 02 (embeddings): LayerNorm from scratch, the learner's BertEmbeddings module, a parameter count."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from bert_edu.exercises._harness import Checker
+from bert_edu.exercises._modules import build, expect_dropout, pair, tiny_config
+from bert_edu.model.embeddings import BertEmbeddings
 
 
 def reference_layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-12):
     """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis; var is the biased (1/n) variance."""
     return F.layer_norm(x, x.shape[-1:], gamma, beta, eps)
-
-
-def reference_embed(input_ids, token_type_ids, word_embeddings, position_embeddings, token_type_embeddings,
-                    gamma, beta, eps: float = 1e-12):
-    """LayerNorm(E_word[ids] + E_pos[0..T-1] + E_type[types]) with the tables given as tensors."""
-    positions = torch.arange(input_ids.shape[1])
-    summed = word_embeddings[input_ids] + position_embeddings[positions] + token_type_embeddings[token_type_ids]
-    return reference_layer_norm(summed, gamma, beta, eps)
 
 
 def reference_embedding_parameters(vocab_size: int, hidden_size: int, max_position_embeddings: int,
@@ -63,40 +58,6 @@ def check_layer_norm(fn, quiet: bool = False) -> bool:
     return ck.verdict()
 
 
-def check_embeddings(fn, quiet: bool = False) -> bool:
-    """fn(input_ids, token_type_ids, word_embeddings, position_embeddings, token_type_embeddings, gamma, beta,
-    eps) -> (batch, T, hidden): the BERT input representation (dropout left out)."""
-    ck = Checker("embeddings", fn, quiet=quiet)
-    g = torch.Generator().manual_seed(1)
-    hidden = 6
-    tables = dict(word_embeddings=torch.randn(20, hidden, generator=g),
-                  position_embeddings=torch.randn(10, hidden, generator=g),
-                  token_type_embeddings=torch.randn(2, hidden, generator=g))
-    gamma, beta = torch.rand(hidden, generator=g) + 0.5, torch.randn(hidden, generator=g)
-    ids = torch.tensor([[2, 5, 7, 3, 9, 3], [2, 11, 3, 13, 3, 0]])
-    types = torch.tensor([[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]])
-    w, p, t = tables["word_embeddings"], tables["position_embeddings"], tables["token_type_embeddings"]
-    pos = torch.arange(6)
-
-    def ln(x):
-        return reference_layer_norm(x, gamma, beta, 1e-12)
-
-    mistakes = {
-        "the position embeddings are missing": ln(w[ids] + t[types]),
-        "the segment (token type) embeddings are missing": ln(w[ids] + p[pos]),
-        "LayerNorm is missing (or applied before summing)": w[ids] + p[pos] + t[types],
-        "positions must be 0, 1, ..., T-1 for every sentence, not the token ids": ln(w[ids] + p[ids.clamp(max=9)] + t[types]),
-    }
-    with ck.case("a batch of 2 sentence pairs, T=6") as case:
-        got = fn(ids, types, w, p, t, gamma, beta, 1e-12)
-        case.expect_close(got, reference_embed(ids, types, w, p, t, gamma, beta), mistakes=mistakes)
-    with ck.case("one sentence of 3 tokens (positions 0..2 only)") as case:
-        ids1, types1 = torch.tensor([[2, 4, 3]]), torch.zeros(1, 3, dtype=torch.long)
-        case.expect_close(fn(ids1, types1, w, p, t, gamma, beta, 1e-12),
-                          reference_embed(ids1, types1, w, p, t, gamma, beta))
-    return ck.verdict()
-
-
 def check_embedding_parameters(fn, quiet: bool = False) -> bool:
     """fn(vocab_size, hidden_size, max_position_embeddings, type_vocab_size) -> int."""
     ck = Checker("embedding_parameters", fn, quiet=quiet)
@@ -109,4 +70,47 @@ def check_embedding_parameters(fn, quiet: bool = False) -> bool:
                 "count the position and segment tables too, not only the word table": v * h + 2 * h,
                 "LayerNorm has two vectors (gamma and beta), not one": (v + m + t) * h + h,
             }, what="parameter count")
+    return ck.verdict()
+
+
+# --------------------------------------------------------------------------- the module of notebook 02
+
+def check_bert_embeddings(cls, quiet: bool = False) -> bool:
+    """cls(config) with word_embeddings, position_embeddings, token_type_embeddings, LayerNorm, dropout;
+    forward(input_ids, token_type_ids=None) -> (batch, T, hidden)."""
+    ck = Checker("bert_embeddings", cls, quiet=quiet)
+    config = tiny_config()
+    ids = torch.tensor([[2, 5, 7, 3, 9, 3], [2, 11, 3, 13, 3, 0]])
+    types = torch.tensor([[0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0]])
+    with ck.case("parameter names and shapes (transformers' names, so MiniLM's checkpoint loads)") as case:
+        module, reference = pair(cls, BertEmbeddings, config)
+    with ck.case("a batch of 2 sentence pairs, T=6") as case:
+        module, reference = pair(cls, BertEmbeddings, config)
+        with torch.no_grad():
+            w, p, t = (reference.word_embeddings.weight, reference.position_embeddings.weight,
+                       reference.token_type_embeddings.weight)
+            ln, pos = reference.LayerNorm, torch.arange(ids.shape[1])
+            case.expect_close(module(ids, types), reference(ids, types), mistakes={
+                "the position embeddings are missing": ln(w[ids] + t[types]),
+                "the segment (token type) embeddings are missing": ln(w[ids] + p[pos]),
+                "LayerNorm is missing (or applied before summing)": w[ids] + p[pos] + t[types],
+                "positions are 0, 1, ..., T-1 for every sentence, not the token ids":
+                    ln(w[ids] + p[ids.clamp(max=config.max_position_embeddings - 1)] + t[types]),
+            })
+    with ck.case("token_type_ids=None: every token is in sentence A (segment 0)") as case:
+        module, reference = pair(cls, BertEmbeddings, config)
+        with torch.no_grad():
+            case.expect_close(module(ids[:1, :3]), reference(ids[:1, :3]))
+    with ck.case("padding_idx: the [PAD] row gets no gradient, as in transformers") as case:
+        word = getattr(build(cls, config), "word_embeddings", None)
+        case.expect(isinstance(word, nn.Embedding) and word.padding_idx == config.pad_token_id,
+                    "build the word table with nn.Embedding(vocab_size, hidden_size, padding_idx=config.pad_token_id)")
+    with ck.case("dropout after LayerNorm in training mode (hidden_dropout_prob)") as case:
+        expect_dropout(case, cls, lambda m: m(ids, types), where="to the normalised sum, as the last step",
+                       active={"hidden_dropout_prob": 0.5}, inactive={"attention_probs_dropout_prob": 0.5})
+        trained = build(cls, tiny_config(hidden_dropout_prob=0.5)).train()
+        with torch.no_grad():
+            zeros = (trained(ids, types) == 0).float().mean().item()
+        case.expect(0.3 < zeros < 0.7, f"{zeros:.0%} of the outputs are exactly zero with hidden_dropout_prob=0.5 "
+                    "(expected about half): dropout comes last, after LayerNorm")
     return ck.verdict()

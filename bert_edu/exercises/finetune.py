@@ -1,5 +1,5 @@
-"""Checkers for notebook 08 (fine-tuning): the classification head, dynamic padding, and predicting the
-loss of a classifier that has not been trained yet."""
+"""Checkers for notebook 08 (fine-tuning): the classification head, dynamic padding, predicting the loss of
+a classifier that has not been trained yet, AdamW's two parameter groups and the warmup-then-decay schedule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from bert_edu.exercises._harness import Checker
+from bert_edu.exercises._harness import CaseFailed, Checker
 from bert_edu.train.finetune import collate
 
 
@@ -156,4 +156,158 @@ def check_initial_loss(fn, quiet: bool = False) -> bool:
                     1 - 1 / n,
                 "that is the loss of a perfect model; a fresh classifier gives every label about 1/n": 0.0,
             })
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------- AdamW parameter groups
+
+
+def _no_decay_name(name: str) -> bool:
+    return name.endswith("bias") or "LayerNorm" in name
+
+
+def reference_parameter_groups(model, weight_decay):
+    """Two groups for ``torch.optim.AdamW``: ``weight_decay`` on the weight matrices (embedding tables
+    included), 0.0 on biases and LayerNorm weights (BERT's optimiser; transformers' Trainer does the same)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if _no_decay_name(name) else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _decay_by_name(groups, model) -> dict:
+    """{parameter name: weight decay it gets} from groups as AdamW reads them; raises CaseFailed on bad structure."""
+    if groups is None:
+        raise CaseFailed("your function returned None: did you forget the `return` statement?")
+    if not isinstance(groups, (list, tuple)) or not groups or not all(isinstance(g, dict) for g in groups):
+        raise CaseFailed(f"return a list of parameter groups, dicts like {{'params': [...], 'weight_decay': 0.01}} "
+                         f"(what torch.optim.AdamW takes), not {type(groups).__name__}")
+    name_of = {id(p): n for n, p in model.named_parameters()}
+    decay = {}
+    for g in groups:
+        if "params" not in g:
+            raise CaseFailed("every group needs a 'params' entry: the list of parameters it holds")
+        if "weight_decay" not in g:
+            raise CaseFailed("give every group its 'weight_decay': a group without one silently gets AdamW's "
+                             "default (0.01)")
+        params = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])
+        for p in params:
+            name = name_of.get(id(p))
+            if name is None:
+                raise CaseFailed("a group holds a tensor that is not one of model.parameters()")
+            if name in decay:
+                raise CaseFailed(f"{name} is in two groups (AdamW refuses that): each parameter goes in exactly one")
+            decay[name] = float(g["weight_decay"])
+    missing = [n for n in name_of.values() if n not in decay]
+    if missing:
+        raise CaseFailed(f"{len(missing)} parameters are in no group (for example {missing[0]}): AdamW would "
+                         "never update them")
+    return decay
+
+
+def _group_mistakes(model, wd) -> dict:
+    names = [n for n, _ in model.named_parameters()]
+    rule = lambda no_decay: {n: (0.0 if no_decay(n) else wd) for n in names}  # noqa: E731
+    return {
+        "biases and LayerNorm weights get NO weight decay: two groups, not one": rule(lambda n: False),
+        "LayerNorm weights get no weight decay either (their natural value is 1, decay would pull them to 0)":
+            rule(lambda n: n.endswith("bias")),
+        "biases get no weight decay either (only the weight matrices are decayed)": rule(lambda n: "LayerNorm" in n),
+        "the groups are swapped: weight_decay on the matrices, 0.0 on biases and LayerNorm weights":
+            {n: (wd if _no_decay_name(n) else 0.0) for n in names},
+        "embedding tables are weight matrices too: they are decayed (only biases and LayerNorm weights are not)":
+            rule(lambda n: _no_decay_name(n) or "embeddings" in n),
+        "the weight matrices get the weight_decay you were given, not 0": rule(lambda n: True),
+    }
+
+
+def check_parameter_groups(fn, quiet: bool = False) -> bool:
+    """fn(model, weight_decay) -> [{"params": [...], "weight_decay": weight_decay},
+    {"params": [...], "weight_decay": 0.0}]: every parameter of ``model`` in exactly one group."""
+    from bert_edu import BertConfig, BertForPreTraining, BertForSequenceClassification
+
+    ck = Checker("parameter_groups", fn, quiet=quiet)
+    config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                  max_position_embeddings=32)
+    models = [("a sentence classifier, weight_decay=0.01", BertForSequenceClassification(BertConfig(**config)), 0.01),
+              ("BERT with its pretraining heads (tied decoder, its own bias), weight_decay=0.1",
+               BertForPreTraining(BertConfig(**config)), 0.1)]
+    for name, model, wd in models:
+        with ck.case(name) as case:
+            got = _decay_by_name(fn(model, wd), model)
+            expected = _decay_by_name(reference_parameter_groups(model, wd), model)
+            if got != expected:
+                for hint, wrong in _group_mistakes(model, wd).items():
+                    case.expect(got != wrong, f"Likely mistake: {hint}")
+                bad = [n for n in expected if got[n] != expected[n]]
+                case.expect(False, f"{len(bad)} parameters get the wrong weight decay, for example {bad[0]}: "
+                            f"{got[bad[0]]} instead of {expected[bad[0]]}")
+            torch.optim.AdamW(fn(model, wd), lr=1e-3)  # and AdamW accepts the groups
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------- warmup schedule
+
+
+def reference_lr_factor(step, warmup_steps, total_steps):
+    """The learning-rate multiplier at optimiser step ``step`` (0-based): 0 -> 1 linearly over ``warmup_steps``,
+    then 1 -> 0 linearly at ``total_steps``, and 0 after (``transformers.get_linear_schedule_with_warmup``)."""
+    if step < warmup_steps:
+        return step / warmup_steps
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def _schedule(fn, warmup, total, steps):
+    return torch.tensor([float(fn(s, warmup, total)) for s in steps], dtype=torch.float64)
+
+
+def _transformers_schedule(warmup, total, steps):
+    """The factors transformers' scheduler applies, read from a real optimiser with lr = 1."""
+    from transformers import get_linear_schedule_with_warmup
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = get_linear_schedule_with_warmup(opt, warmup, total)
+    factors = []
+    for _ in steps:
+        factors.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return torch.tensor(factors, dtype=torch.float64)
+
+
+def _schedule_mistakes(warmup, total, steps):
+    w, t = warmup, total
+    return {
+        "the learning rate first WARMS UP from 0 over warmup_steps (step / warmup_steps)":
+            [max(0.0, (t - s) / t) for s in steps],
+        "after warmup the factor DECAYS linearly, reaching 0 at total_steps":
+            [min(1.0, s / w) if w else 1.0 for s in steps],
+        "the decay runs over the steps AFTER warmup: (total_steps - step) / (total_steps - warmup_steps)":
+            [s / w if s < w else max(0.0, (t - s) / t) for s in steps],
+        "warmup starts at exactly 0 at step 0 and reaches 1 at step warmup_steps: step / warmup_steps":
+            [(s + 1) / (w + 1) if s < w else max(0.0, (t - s) / max(1, t - w)) for s in steps],
+        "after total_steps the factor stays at 0, never negative: max(0, ...)":
+            [s / w if s < w else (t - s) / max(1, t - w) for s in steps],
+        "the factor changes with the step; a constant does not warm up or decay": [1.0 for _ in steps],
+    }
+
+
+def check_lr_factor(fn, quiet: bool = False) -> bool:
+    """fn(step, warmup_steps, total_steps) -> the multiplier of the peak learning rate at that step (a float)."""
+    ck = Checker("lr_factor", fn, quiet=quiet)
+    for warmup, total, last in ((10, 100, 110), (3, 7, 9), (0, 20, 20)):
+        steps = list(range(last))
+        name = f"warmup_steps={warmup}, total_steps={total}, steps 0..{last - 1}"
+        with ck.case(name + (" (equal to transformers.get_linear_schedule_with_warmup)" if warmup == 10 else "")) \
+                as case:
+            first = fn(0, warmup, total)
+            case.expect(first is not None, "your function returned None: did you forget the `return` statement?")
+            case.expect(isinstance(first, (int, float)) or (isinstance(first, torch.Tensor) and first.numel() == 1),
+                        f"return one number per step (a float), got {type(first).__name__}")
+            expected = _transformers_schedule(warmup, total, steps) if warmup == 10 else \
+                torch.tensor([reference_lr_factor(s, warmup, total) for s in steps], dtype=torch.float64)
+            mistakes = {k: torch.tensor(v, dtype=torch.float64)
+                        for k, v in _schedule_mistakes(warmup, total, steps).items()}
+            case.expect_close(_schedule(fn, warmup, total, steps), expected, atol=1e-6, rtol=0,
+                              what="learning-rate factors", mistakes=mistakes)
     return ck.verdict()

@@ -1,5 +1,6 @@
-"""Checkers for notebook 07 (pretraining): the 80/10/10 masking rule, a next-sentence pair sampler, and
-a prediction of the loss at initialisation."""
+"""Checkers for notebook 07 (pretraining): the 80/10/10 masking rule, a next-sentence pair sampler, a
+prediction of the loss at initialisation, the MLM head with tied weights, the masked-LM loss over the selected
+positions only, and whole-word masking."""
 
 from __future__ import annotations
 
@@ -177,4 +178,233 @@ def check_initial_losses(fn, quiet: bool = False) -> bool:
                 "cross-entropy uses the natural logarithm (math.log), not log10":
                     torch.tensor([math.log10(vocab_size), math.log10(2)]),
             }, what="(mlm_loss, nsp_loss)")
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------------------ MLM head
+
+
+def _head_config():
+    from bert_edu.model.config import BertConfig
+
+    return BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32)
+
+
+class ReferenceMLMHead(torch.nn.Module):
+    """transform (dense -> GELU -> LayerNorm), then a decoder whose weight IS the word-embedding matrix,
+    plus a bias of its own (one per vocabulary entry). Names as transformers' ``cls.predictions``."""
+
+    def __init__(self, config, word_embeddings: torch.nn.Parameter):
+        super().__init__()
+        from bert_edu.model.heads import BertPredictionHeadTransform
+
+        self.transform = BertPredictionHeadTransform(config)
+        self.decoder = torch.nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder.weight = word_embeddings  # tied: one matrix reads words in and writes them out
+        self.bias = torch.nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder.bias = self.bias  # saved as cls.predictions.bias, as in transformers
+
+    def forward(self, hidden_states):
+        return self.decoder(self.transform(hidden_states))
+
+
+def _copy_transform(head, reference) -> None:
+    """Give the learner's head the reference's transform and bias values (by name), so outputs compare."""
+    with torch.no_grad():
+        ours = dict(head.named_parameters())
+        for name, value in reference.named_parameters():
+            if name in ours and name != "decoder.weight" and ours[name].shape == value.shape:
+                ours[name].copy_(value)
+
+
+def check_mlm_head(cls, quiet: bool = False) -> bool:
+    """cls(config, word_embeddings) -> an nn.Module; module(hidden_states) -> logits (..., vocab_size).
+
+    transform = dense (hidden -> hidden), GELU, LayerNorm; decoder = the word-embedding matrix itself (tied,
+    not a copy); a bias of its own, one per token, starting at zero. Attribute names as transformers:
+    ``transform.dense``, ``transform.LayerNorm``, ``decoder``, ``bias``."""
+    ck = Checker("mlm_head", cls, quiet=quiet)
+    config = _head_config()
+    torch.manual_seed(0)
+    embeddings = torch.nn.Parameter(torch.randn(config.vocab_size, config.hidden_size) * 0.5)
+    reference = ReferenceMLMHead(config, embeddings)
+    with torch.no_grad():
+        for p in reference.transform.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+        reference.bias.add_(torch.randn_like(reference.bias))
+    hidden = torch.randn(3, 5, config.hidden_size)
+    with ck.case("construction and names") as case:
+        head = cls(config, embeddings)
+        case.expect(isinstance(head, torch.nn.Module), "MLMHead must be an nn.Module (class MLMHead(nn.Module))")
+        names = {n for n, _ in head.named_parameters()}
+        missing = [n for n in ("transform.dense.weight", "transform.LayerNorm.weight", "bias") if n not in names]
+        case.expect(not missing, f"missing parameters {missing}: use transformers' names (self.transform.dense, "
+                                 "self.transform.LayerNorm, self.decoder, self.bias) so checkpoints load")
+    if not ck.passed:
+        return ck.verdict()
+    with ck.case("the decoder is tied to the word embeddings") as case:
+        case.expect(getattr(getattr(head, "decoder", None), "weight", None) is embeddings,
+                    "head.decoder.weight must BE the word-embedding Parameter (self.decoder.weight = "
+                    "word_embeddings), not a copy: a copy drifts apart during training and doubles the parameters")
+    with ck.case("a bias of its own, one per token, starting at 0") as case:
+        bias = dict(head.named_parameters()).get("bias")
+        case.expect(bias is not None and tuple(bias.shape) == (config.vocab_size,),
+                    f"bias must have shape ({config.vocab_size},): one per vocabulary entry")
+        case.expect(bool((bias == 0).all()), "initialise the bias with zeros (as BERT)")
+    with ck.case("logits on 3 x 5 hidden states, same transform weights as the reference") as case:
+        _copy_transform(head, reference)
+        with torch.no_grad():
+            got = head(hidden)
+            expected = reference(hidden)
+            t = reference.transform
+            no_transform = hidden @ embeddings.T + reference.bias
+            no_norm = t.transform_act_fn(t.dense(hidden)) @ embeddings.T + reference.bias
+            no_act = t.LayerNorm(t.dense(hidden)) @ embeddings.T + reference.bias
+            no_bias = expected - reference.bias
+        case.expect_close(got, expected, atol=1e-4, what="logits", mistakes={
+            "the transform (dense -> GELU -> LayerNorm) comes before the decoder": no_transform,
+            "LayerNorm after the GELU is missing": no_norm,
+            "the GELU between dense and LayerNorm is missing": no_act,
+            "add the head's own bias to the decoder's output": no_bias,
+        })
+    with ck.case("a gradient through the logits reaches the word embeddings") as case:
+        embeddings.grad = None
+        head(hidden).sum().backward()
+        case.expect(embeddings.grad is not None and bool(embeddings.grad.abs().sum() > 0),
+                    "no gradient reached the word embeddings: the decoder must use the very same Parameter")
+    return ck.verdict()
+
+
+def reference_masked_lm_loss(hidden_states, labels, head):
+    """Mean cross-entropy over the selected positions (labels != -100) only; the head runs only there."""
+    selected = labels != IGNORE_INDEX
+    logits = head(hidden_states[selected])  # (n_selected, V): the other positions cost nothing
+    return torch.nn.functional.cross_entropy(logits, labels[selected])
+
+
+def check_masked_lm_loss(fn, quiet: bool = False) -> bool:
+    """fn(hidden_states (B, T, H), labels (B, T), head) -> scalar: the mean cross-entropy over the positions
+    where labels != -100, every selected position of the batch weighted equally."""
+    ck = Checker("masked_lm_loss", fn, quiet=quiet)
+    config = _head_config()
+    torch.manual_seed(1)
+    head = ReferenceMLMHead(config, torch.nn.Parameter(torch.randn(config.vocab_size, config.hidden_size)))
+    hidden = torch.randn(3, 8, config.hidden_size)
+    labels = torch.full((3, 8), IGNORE_INDEX)
+    for row, cols in enumerate([[1, 4], [2], [0, 3, 5, 6, 7]]):  # rows with 2, 1 and 5 predictions
+        labels[row, cols] = torch.randint(0, config.vocab_size, (len(cols),))
+    expected = reference_masked_lm_loss(hidden, labels, head)
+    with torch.no_grad():
+        all_logits = head(hidden)
+    ce = torch.nn.functional.cross_entropy
+    sel = labels != IGNORE_INDEX
+    per_row = torch.stack([ce(all_logits[r][sel[r]], labels[r][sel[r]]) for r in range(3)]).mean()
+    summed = ce(all_logits[sel], labels[sel], reduction="sum")
+    probs_ce = ce(all_logits[sel].softmax(-1), labels[sel])
+    with ck.case("3 sequences with 2, 1 and 5 selected positions") as case:
+        got = fn(hidden, labels.clone(), head)
+        case.expect(torch.is_tensor(got) and got.dim() == 0, "return a scalar tensor (the mean loss)")
+        case.expect(got.requires_grad, "the loss must keep its graph (no .item(), no torch.no_grad()): it is "
+                                       "what backward() starts from")
+        case.expect_close(got, expected, atol=1e-5, what="loss", mistakes={
+            "average over all selected positions of the batch, not per sequence first (a sequence with one "
+            "prediction would weigh as much as one with five)": per_row,
+            "the mean, not the sum, over the selected positions": summed,
+            "cross_entropy takes logits: it applies log-softmax itself, do not softmax first": probs_ce,
+        })
+    with ck.case("positions with label -100 do not matter") as case:
+        clean = fn(hidden, labels.clone(), head).item()
+        noisy = hidden.clone()
+        noisy[~sel] = 1e3  # garbage where nothing is predicted
+        got = fn(noisy, labels.clone(), head).item()
+        case.expect(math.isfinite(got) and abs(got - clean) < 1e-4,
+                    "the loss changed when only unselected positions changed: use the positions where "
+                    "labels != -100 only")
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------------------ whole words
+
+
+def reference_whole_word_select(tokens, rng, mlm_probability=0.15):
+    """Positions to predict, whole words at a time (the BERT repository's --do_whole_word_mask).
+
+    A word is a token plus the ``##`` pieces that follow it; [CLS], [SEP] and [PAD] are never chosen. Aim
+    for ``max(1, round(mlm_probability * n))`` of the ``n`` candidate tokens: go through the words in a
+    random order (``rng.shuffle``), take a word if it still fits, stop when the count is reached."""
+    words = []
+    for i, token in enumerate(tokens):
+        if token in ("[CLS]", "[SEP]", "[PAD]"):
+            continue
+        if words and token.startswith("##") and words[-1][-1] == i - 1:
+            words[-1].append(i)
+        else:
+            words.append([i])
+    n_target = max(1, round(mlm_probability * sum(len(w) for w in words)))
+    rng.shuffle(words)
+    chosen = []
+    for word in words:
+        if len(chosen) >= n_target:
+            break
+        if len(chosen) + len(word) <= n_target:
+            chosen += word
+    return sorted(chosen)
+
+
+_WWM_TOKENS = ("[CLS] the un ##bel ##iev ##able story of a young boy who dream ##s of fly ##ing ; it is "
+               "a master ##piece , and the cast is great . [SEP] a must see for every fan ##s of "
+               "anim ##ation [SEP]").split()
+
+
+def check_whole_word_select(fn, quiet: bool = False) -> bool:
+    """fn(tokens, rng, mlm_probability=0.15) -> sorted list of positions to predict: whole words only
+    (a token and the ## pieces after it), never [CLS]/[SEP]/[PAD], about 15% of the candidate tokens."""
+    ck = Checker("whole_word_select", fn, quiet=quiet)
+    tokens = list(_WWM_TOKENS)
+    special = {i for i, t in enumerate(tokens) if t in ("[CLS]", "[SEP]", "[PAD]")}
+    word_of, w = {}, -1
+    for i, t in enumerate(tokens):
+        if i in special:
+            continue
+        if not (t.startswith("##") and i - 1 in word_of):
+            w += 1
+        word_of[i] = w
+    n_candidates = len(word_of)
+    n_target = max(1, round(0.15 * n_candidates))
+    rng = random.Random(0)
+    draws = []
+    with ck.case(f"{len(tokens)} tokens, 500 draws: the return value") as case:
+        for _ in range(500):
+            got = fn(list(tokens), rng)
+            case.expect(got is not None, "your function returns None: did you forget `return`?")
+            got = [int(i) for i in got]
+            case.expect(len(got) > 0, "nothing was selected: choose about 15% of the tokens, whole words")
+            draws.append(got)
+    if len(draws) < 500:
+        return ck.verdict()
+    with ck.case("never a special token, no position twice") as case:
+        bad = [d for d in draws if set(d) & special]
+        case.expect(not bad, "[CLS], [SEP] and [PAD] are never predicted: skip them")
+        case.expect(all(len(set(d)) == len(d) for d in draws), "a position was selected twice")
+    with ck.case("whole words: a ## piece is chosen together with the rest of its word") as case:
+        for d in draws:
+            chosen = set(d)
+            for i in chosen:
+                whole = {j for j, ww in word_of.items() if ww == word_of.get(i)}
+                if not whole <= chosen:
+                    part = " ".join(tokens[j] for j in sorted(chosen & whole))
+                    word = " ".join(tokens[j] for j in sorted(whole))
+                    case.expect(False, f"you chose {part!r} but not all of the word {word!r}: a word is a "
+                                       "token plus the ## pieces AFTER it; select all its pieces or none")
+    with ck.case(f"about 15%: at most {n_target} of {n_candidates} candidates, words chosen at random") as case:
+        too_many = [d for d in draws if len(d) > n_target]
+        case.expect(not too_many, f"{len(too_many[0]) if too_many else 0} positions selected: at most "
+                                  f"max(1, round(0.15 x {n_candidates})) = {n_target}; skip a word that "
+                                  "no longer fits")
+        mean = sum(len(d) for d in draws) / len(draws)
+        case.expect(mean >= 0.8 * n_target, f"on average only {mean:.1f} positions selected, aim for "
+                                            f"{n_target}: keep taking words until the count is reached")
+        firsts = {min(d) for d in draws}
+        case.expect(len(firsts) >= 10, "the same words are chosen every time: shuffle the words with rng")
     return ck.verdict()

@@ -1,5 +1,5 @@
-"""Checkers for notebook 01 (tokenization): WordPiece, accent stripping, longest-first truncation, and a
-prediction of sequence lengths."""
+"""Checkers for notebook 01 (tokenization): WordPiece, accent stripping, longest-first truncation, a
+prediction of sequence lengths, and the WordPiece training step (which pair becomes a new token)."""
 
 from __future__ import annotations
 
@@ -269,4 +269,105 @@ def check_predict_lengths(fn, quiet: bool = False) -> bool:
                     "(and the apostrophe of didn't)": words + 2,
                     "you counted space-separated words and forgot [CLS] and [SEP]": words,
                 })
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------------------
+# best_pair(splits, score) -> (a, b): the WordPiece training step (which pair becomes a new token)
+
+
+def reference_best_pair(splits, score="frequency"):
+    """``splits``: {tuple of pieces: word count}. The adjacent pair (a, b) with the best score, counted over all
+    words weighted by their count: ``"frequency"`` count(ab); ``"likelihood"`` count(ab) / (count(a) count(b)).
+    Ties go to the pair seen first (words in the dict's order, each left to right); None if no word has two
+    pieces. ``bert_edu.text.wordpiece.train_wordpiece`` makes the same choice for its first merge."""
+    pair_count, piece_count = {}, {}
+    for pieces, n in splits.items():
+        for piece in pieces:
+            piece_count[piece] = piece_count.get(piece, 0) + n
+        for pair in zip(pieces, pieces[1:]):
+            pair_count[pair] = pair_count.get(pair, 0) + n
+    best, best_score = None, float("-inf")
+    for (a, b), count in pair_count.items():
+        value = count if score == "frequency" else count / (piece_count[a] * piece_count[b])
+        if value > best_score:  # strictly better: the first pair keeps a tie
+            best, best_score = (a, b), value
+    return best
+
+
+def _best_pair_unweighted(splits, score="frequency"):
+    """Mistake: counts each word once, ignoring how often it occurs."""
+    return reference_best_pair({pieces: 1 for pieces in splits}, score)
+
+
+def _best_pair_last_on_tie(splits, score="frequency"):
+    """Mistake: on a tie, the pair seen last wins (>= instead of >)."""
+    reversed_splits = {tuple(reversed(p)): n for p, n in reversed(list(splits.items()))}
+    a_b = reference_best_pair(reversed_splits, score)
+    return None if a_b is None else (a_b[1], a_b[0])
+
+
+def _best_pair_ignores_score(splits, score="frequency"):
+    """Mistake: always uses the frequency, whatever ``score`` says."""
+    return reference_best_pair(splits, "frequency")
+
+
+def _best_pair_word_counts(splits, score="frequency"):
+    """Mistake: count(a) is the number of words that contain a, not how often a occurs."""
+    if score == "frequency":
+        return reference_best_pair(splits, score)
+    pair_count, words_with = {}, {}
+    for pieces, n in splits.items():
+        for piece in set(pieces):
+            words_with[piece] = words_with.get(piece, 0) + 1
+        for pair in zip(pieces, pieces[1:]):
+            pair_count[pair] = pair_count.get(pair, 0) + n
+    best, best_score = None, float("-inf")
+    for (a, b), count in pair_count.items():
+        value = count / (words_with[a] * words_with[b])
+        if value > best_score:
+            best, best_score = (a, b), value
+    return best
+
+
+BEST_PAIR_CASES = [
+    ("frequency, the classic hug/pug/pun example", "frequency",
+     {("h", "##u", "##g"): 10, ("p", "##u", "##g"): 5, ("p", "##u", "##n"): 12, ("b", "##u", "##n"): 4,
+      ("h", "##u", "##g", "##s"): 5}),
+    ("likelihood on the same words: rare parts that always occur together win", "likelihood",
+     {("h", "##u", "##g"): 10, ("p", "##u", "##g"): 5, ("p", "##u", "##n"): 12, ("b", "##u", "##n"): 4,
+      ("h", "##u", "##g", "##s"): 5}),
+    ("word counts matter: one frequent word against three rare ones", "frequency",
+     {("c", "##a", "##t"): 1, ("h", "##a", "##t"): 1, ("m", "##a", "##t"): 1, ("t", "##h", "##e"): 50}),
+    ("likelihood where a piece occurs twice in one word", "likelihood",
+     {("b", "##a", "##n", "##a", "##n", "##a"): 3, ("n", "##a"): 4, ("c", "##a", "##n"): 2, ("x", "##y"): 1,
+      ("x", "##y", "##z"): 2}),
+    ("a tie: the pair seen first wins", "frequency", {("a", "##b"): 2, ("c", "##d"): 2, ("e",): 7}),
+    ("a tie under likelihood", "likelihood", {("q", "##r"): 3, ("s", "##t"): 3}),
+    ("no word has two pieces left: nothing to merge", "frequency", {("the",): 5, ("a",): 3}),
+]
+
+
+def check_best_pair(fn, quiet: bool = False) -> bool:
+    """``fn(splits, score) -> (a, b) | None``: the pair WordPiece training adds to the vocabulary next."""
+    ck = Checker("best_pair", fn, quiet=quiet)
+    mistakes_of = {
+        "you counted each word once; weight every pair by the word's count (splits[pieces])": _best_pair_unweighted,
+        "on a tie you kept the pair seen last; keep the first one (replace only when the score is strictly "
+        "higher)": _best_pair_last_on_tie,
+        "with score='likelihood' divide count(ab) by count(a) * count(b)": _best_pair_ignores_score,
+        "count(a) is how often the piece a occurs (weighted by word counts), not in how many words":
+            _best_pair_word_counts,
+    }
+    for name, score, splits in BEST_PAIR_CASES:
+        with ck.case(f"{name} (score={score!r})") as case:
+            got = fn(dict(splits), score)
+            expected = reference_best_pair(splits, score)
+            if expected is not None:
+                case.expect(got is not None, "your function returned None: did you forget the `return` "
+                                             "statement? (None only when no word has two pieces)")
+            case.expect_equal(None if got is None else tuple(got), expected,
+                              mistakes={hint: wrong(splits, score) for hint, wrong in mistakes_of.items()
+                                        if wrong(splits, score) != expected},
+                              what="pair")
     return ck.verdict()

@@ -10,8 +10,13 @@ Two ways to compute the same thing live here:
 
 * the explicit formula, :func:`scaled_dot_product_attention`, which also returns the attention weights
   (used when ``output_attentions=True``: plots, bertviz, and the learner's check);
-* the fast path, ``torch.nn.functional.scaled_dot_product_attention``: one fused kernel, never stores the
-  (T, T) weights in full, used otherwise. A test proves both give the same output.
+* the fast path, ``torch.nn.functional.scaled_dot_product_attention``, used otherwise: PyTorch picks a kernel
+  per call; its fused kernels (FlashAttention-style, memory-efficient) never store the (T, T) weights in full,
+  its "math" fallback does; which one runs depends on the device, dtype and mask. A test proves both paths give
+  the same output.
+
+Notebook 03 builds these pieces (the learner writes ``attention``, ``split_heads``, ``merge_heads`` and the three
+modules in ``#| export`` cells; ``bert_edu.course.learner`` checks them against the ones here).
 
 Padding: a batch pads short sentences to a common length; ``[PAD]`` tokens must not be attended to.
 :func:`additive_attention_mask` turns the tokenizer's 1/0 ``attention_mask`` into 0 / a very large
@@ -85,8 +90,10 @@ class BertSelfAttention(nn.Module):
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """hidden_states (batch, T, hidden); mask: boolean (batch, 1, 1, T), True = may attend, or None.
+                output_attentions: bool = False,
+                head_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """hidden_states (batch, T, hidden); mask: boolean (batch, 1, 1, T), True = may attend, or None;
+        head_mask: (heads,) gates, 1 = keep a head, 0 = remove it (as transformers' ``head_mask``), or None.
         Returns the merged context (batch, T, hidden) and the weights (batch, heads, T, T) or None."""
         h = self.num_attention_heads
         q = split_heads(self.query(hidden_states), h)
@@ -99,6 +106,10 @@ class BertSelfAttention(nn.Module):
         else:  # fast path: the same maths in one fused kernel (a boolean mask: True = may attend)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
             weights = None
+        if head_mask is not None:  # (weights * gate) @ V = gate * (weights @ V): gate each head's output
+            gate = head_mask.to(context.dtype)[None, :, None, None]
+            context = context * gate
+            weights = None if weights is None else weights * gate
         return merge_heads(context), weights
 
 
@@ -124,6 +135,7 @@ class BertAttention(nn.Module):
         self.output = BertSelfOutput(config)
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(hidden_states, mask, output_attentions)
+                output_attentions: bool = False,
+                head_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, weights = self.self(hidden_states, mask, output_attentions, head_mask)
         return self.output(context, hidden_states), weights

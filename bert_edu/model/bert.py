@@ -6,7 +6,7 @@
 Classes (names, arguments, outputs and checkpoints as in ``transformers``):
 
 * :class:`BertModel` -- the encoder. ``forward(input_ids, attention_mask=None, token_type_ids=None,
-  output_attentions=False, output_hidden_states=False)`` returns :class:`BertModelOutput` with
+  output_attentions=False, output_hidden_states=False, head_mask=None)`` returns :class:`BertModelOutput` with
   ``last_hidden_state``, ``pooler_output``, ``hidden_states`` (embeddings + every layer, when asked) and
   ``attentions`` (one ``(batch, heads, T, T)`` tensor per layer, when asked).
 * :class:`BertForPreTraining` -- masked-LM head (decoder tied to the word embeddings) + next-sentence head.
@@ -201,7 +201,8 @@ class BertPreTrainedModel(nn.Module):
 
 
 class BertPooler(nn.Module):
-    """pooler_output = tanh(W h_[CLS] + b): a sentence vector, trained by next-sentence prediction."""
+    """pooler_output = tanh(W h_[CLS] + b): a sentence vector; BERT's pretraining trains it with next-sentence
+    prediction (all-MiniLM-L6-v2's pooler was not trained that way; notebook 05 compares it with mean pooling)."""
 
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -210,6 +211,19 @@ class BertPooler(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.activation(self.dense(hidden_states[:, 0]))  # position 0 is [CLS]
+
+
+def expand_head_mask(head_mask, config: BertConfig) -> torch.Tensor:
+    """A (heads,) mask applies to every layer; returns (layers, heads). 1 keeps a head, 0 removes it: its
+    attention weights (and so its output) are multiplied by the gate, as with transformers' ``head_mask``."""
+    layers, heads = config.num_hidden_layers, config.num_attention_heads
+    head_mask = torch.as_tensor(head_mask)
+    if head_mask.shape == (heads,):
+        head_mask = head_mask.expand(layers, heads)
+    if head_mask.shape != (layers, heads):
+        raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}; it must be ({heads},) for every layer or "
+                         f"({layers}, {heads}) per layer, 1.0 to keep a head and 0.0 to remove it")
+    return head_mask
 
 
 class BertModel(BertPreTrainedModel):
@@ -228,8 +242,10 @@ class BertModel(BertPreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> BertModelOutput:
-        """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids (0 = A, 1 = B): (batch, T)."""
+                output_hidden_states: bool = False, head_mask: torch.Tensor | None = None) -> BertModelOutput:
+        """input_ids, attention_mask (1 = token, 0 = padding), token_type_ids (0 = A, 1 = B): (batch, T).
+        head_mask: (heads,) or (layers, heads), 1 = keep a head, 0 = remove it; its gradient measures how
+        much each head matters (Michel et al. 2019, notebook 12)."""
         if self.check_inputs:
             check_input_ids(input_ids, self.config, token_type_ids)
         # (batch, 1, 1, T) boolean "may attend to this key" mask; None when nothing is padded (faster)
@@ -240,7 +256,10 @@ class BertModel(BertPreTrainedModel):
                                  f"{tuple(input_ids.shape)}; pass the tokenizer's attention_mask unchanged")
             if not bool(attention_mask.all()):
                 mask = attention_mask[:, None, None, :].bool()
+        if head_mask is not None:
+            head_mask = expand_head_mask(head_mask, self.config)
         hidden = self.embeddings(input_ids, token_type_ids)
-        last, all_hidden, all_attentions = self.encoder(hidden, mask, output_attentions, output_hidden_states)
+        last, all_hidden, all_attentions = self.encoder(hidden, mask, output_attentions, output_hidden_states,
+                                                        head_mask)
         pooled = self.pooler(last) if self.pooler is not None else None
         return BertModelOutput(last, pooled, all_hidden, all_attentions)

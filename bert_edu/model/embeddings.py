@@ -8,7 +8,8 @@ corresponding token, segment, and position embeddings." All three are learned lo
 * ``token_type_embeddings`` (type_vocab_size, hidden): which segment, sentence A (0) or sentence B (1).
 
 Module and parameter names are those of ``transformers`` (``embeddings.word_embeddings.weight``, ...),
-so pretrained weights load without renaming.
+so pretrained weights load without renaming. Notebook 02 builds this module (the learner's version is checked
+against this one by bert_edu.course.learner).
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ One layer, "post-LN" as in the original Transformer and BERT (LayerNorm *after* 
     x = LayerNorm(x + Dropout(GELU(x W_1 + b_1) W_2 + b_2))        # BertIntermediate + BertOutput
 
 The feed-forward network acts on every position separately; it widens to ``intermediate_size``
-(4 x hidden in BERT), applies GELU and narrows back. BERT uses the exact GELU, x * Phi(x) with the
-Gaussian CDF Phi written with erf; the tanh formula is a close approximation used by some other models.
+(4 x hidden in BERT), applies the activation ``config.hidden_act`` names and narrows back. ``"gelu"`` is the exact
+GELU, x * Phi(x) with the Gaussian CDF Phi written with erf, as ``transformers`` computes it (and MiniLM's
+checkpoint needs); Google's original BERT code computed the tanh approximation (``"gelu_new"``).
+
+Notebook 04 builds these modules (the learner's versions are checked against them by bert_edu.course.learner).
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ class BertLayer(nn.Module):
         self.output = BertOutput(config)
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
-                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attention_output, weights = self.attention(hidden_states, mask, output_attentions)
+                output_attentions: bool = False,
+                head_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attention_output, weights = self.attention(hidden_states, mask, output_attentions, head_mask)
         layer_output = self.output(self.intermediate(attention_output), attention_output)
         return layer_output, weights
 
@@ -70,15 +74,18 @@ class BertEncoder(nn.Module):
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
-                output_attentions: bool = False, output_hidden_states: bool = False):
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                head_mask: torch.Tensor | None = None):
         """Returns (last hidden state, all hidden states or None, all attention weights or None).
+        head_mask: (layers, heads) gates (1 = keep, 0 = remove a head) or None.
 
         all hidden states = (embeddings output, layer 1 output, ..., layer N output), as in transformers.
         """
         all_hidden = [hidden_states] if output_hidden_states else None
         all_weights = [] if output_attentions else None
-        for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, mask, output_attentions)
+        for i, layer in enumerate(self.layer):
+            gates = None if head_mask is None else head_mask[i]
+            hidden_states, weights = layer(hidden_states, mask, output_attentions, gates)
             if output_hidden_states:
                 all_hidden.append(hidden_states)
             if output_attentions:

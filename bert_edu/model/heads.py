@@ -4,9 +4,13 @@
   (notebook 07). With ``labels``, vocabulary logits are computed only at the selected positions.
 * :class:`BertForMaskedLM` -- the masked-LM head alone (``logits``, ``loss``), e.g. for fill-mask.
 * :class:`BertForSequenceClassification` -- pooled ``[CLS]`` -> dropout -> linear (notebook 08).
+* :class:`BertForTokenClassification` -- every token's vector -> dropout -> linear: a tag per token (notebook 10).
+* :class:`BertForQuestionAnswering` -- every token's vector -> linear -> a start and an end logit (notebook 11).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +18,7 @@ from torch import nn
 
 from bert_edu.model.activations import ACTIVATIONS
 from bert_edu.model.bert import (BertForPreTrainingOutput, BertModel, BertPreTrainedModel, MaskedLMOutput,
-                                 SequenceClassifierOutput)
+                                 ModelOutput, SequenceClassifierOutput)
 from bert_edu.model.config import IGNORE_INDEX, BertConfig
 
 
@@ -154,8 +158,10 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
-                output_hidden_states=False, labels=None) -> SequenceClassifierOutput:
-        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
+                output_hidden_states=False, labels=None, head_mask=None) -> SequenceClassifierOutput:
+        # head_mask only when given: an encoder without that argument (the learner's BertModel, notebook 08) fits too
+        extra = {} if head_mask is None else {"head_mask": head_mask}
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states, **extra)
         logits = self.classifier(self.dropout(out.pooler_output))
         loss = None
         if labels is not None:
@@ -171,5 +177,85 @@ class BertForSequenceClassification(BertPreTrainedModel):
         return SequenceClassifierOutput(loss, logits, out.hidden_states, out.attentions)
 
 
-__all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertLMPredictionHead",
+@dataclass
+class TokenClassifierOutput(ModelOutput):
+    loss: torch.Tensor | None = None  # mean cross-entropy over the labelled positions (labels != -100)
+    logits: torch.Tensor = None  # (batch, T, num_labels): one prediction per token
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class BertForTokenClassification(BertPreTrainedModel):
+    """every token's vector -> dropout -> linear -> ``num_labels`` logits: a tag per token (BERT section 5.3,
+    named entities; notebook 10). No pooler: the sentence vector is not used (as in transformers).
+
+    ``labels`` (batch, T): tag ids, ``-100`` where no tag is predicted ([CLS], [SEP], padding, the pieces after
+    the first of a word) -> mean cross-entropy over the other positions.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(p)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
+                output_hidden_states=False, labels=None) -> TokenClassifierOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
+        logits = self.classifier(self.dropout(out.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1),
+                                   ignore_index=IGNORE_INDEX)
+        return TokenClassifierOutput(loss, logits, out.hidden_states, out.attentions)
+
+
+@dataclass
+class QuestionAnsweringModelOutput(ModelOutput):
+    loss: torch.Tensor | None = None  # (start loss + end loss) / 2, when both positions are given
+    start_logits: torch.Tensor = None  # (batch, T): how much each token looks like the answer's first token
+    end_logits: torch.Tensor = None  # (batch, T): ... like its last token
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class BertForQuestionAnswering(BertPreTrainedModel):
+    """Extractive question answering (BERT section 4.2, SQuAD; notebook 11): one linear layer ``qa_outputs``
+    turns every token's vector into a start logit and an end logit. No pooler, no dropout (as transformers).
+
+    ``start_positions`` / ``end_positions`` (batch,): token indices of the answer's first and last token
+    (0, [CLS], when the window does not hold the answer) -> loss = mean of the two cross-entropies over the
+    positions. Positions outside the sequence are clamped to T and ignored, as in transformers.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        if config.num_labels != 2:
+            raise ValueError(f"BertForQuestionAnswering predicts a start and an end: num_labels must be 2, not "
+                             f"{config.num_labels}")
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
+                output_hidden_states=False, start_positions=None, end_positions=None) -> QuestionAnsweringModelOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
+        start_logits, end_logits = self.qa_outputs(out.last_hidden_state).unbind(-1)  # (batch, T) each
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.shape[1]  # a position past the end (an answer cut off) counts for nothing
+            start_positions = start_positions.view(-1).clamp(0, ignored)
+            end_positions = end_positions.view(-1).clamp(0, ignored)
+            loss = (F.cross_entropy(start_logits.float(), start_positions, ignore_index=ignored)
+                    + F.cross_entropy(end_logits.float(), end_positions, ignore_index=ignored)) / 2
+        return QuestionAnsweringModelOutput(loss, start_logits.contiguous(), end_logits.contiguous(),
+                                            out.hidden_states, out.attentions)
+
+
+__all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
+           "TokenClassifierOutput", "BertForQuestionAnswering", "QuestionAnsweringModelOutput", "BertLMPredictionHead",
            "BertPredictionHeadTransform", "BertPreTrainingHeads", "BertOnlyMLMHead"]

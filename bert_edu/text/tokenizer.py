@@ -11,7 +11,9 @@ Turning text into the ids BERT reads takes four steps, each a short function bel
    vocabulary; a piece that continues a word is written ``##piece``; a word that cannot be split becomes
    ``[UNK]``.
 4. **Assemble** (``BertTokenizer.__call__``): ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``, segment ids
-   (``token_type_ids``), truncation (longest-first for pairs), padding and ``attention_mask``.
+   (``token_type_ids``), truncation (longest-first for pairs), padding and ``attention_mask``; on request the
+   **offset mapping** (each token's characters in the original text) and, for long texts, overlapping
+   windows (``return_overflowing_tokens``, ``stride``), as transformers' fast tokenizer (notebook 11).
 
 The result is identical, id for id, to ``transformers.BertTokenizer`` (tested on a few hundred varied
 texts in ``tests/test_tokenization.py``). Where the Rust tokenizer behind ``transformers.BertTokenizer``
@@ -197,6 +199,45 @@ def basic_tokenize(text: str, do_lower_case: bool = True, strip_accents_: bool |
     return split_on_punctuation(text)
 
 
+def normalize_char(char: str, do_lower_case: bool = True, strip_accents_: bool | None = None,
+                   tokenize_chinese_chars: bool = True) -> str:
+    """``basic_tokenize``'s normalisation of ONE character: "" (deleted), one character or several."""
+    text = clean_text(char)
+    if tokenize_chinese_chars:
+        text = space_cjk_chars(text)
+    if do_lower_case if strip_accents_ is None else strip_accents_:
+        text = strip_accents(text)
+    return lower_case(text) if do_lower_case else text
+
+
+def basic_tokenize_with_offsets(text: str, normalize_char, start: int = 0) -> list[tuple[str, list[int]]]:
+    """``basic_tokenize`` that remembers where each character came from, for offset mappings.
+
+    ``normalize_char(char)`` is what the normalisation makes of ONE character ("É" -> "e", a control
+    character -> "", a CJK ideograph -> " 字 "). Returns ``[(word, positions), ...]`` with, for each character
+    of the word, the index in ``text`` (plus ``start``) of the original character it came from. Normalising
+    character by character gives the same words as normalising the whole text (NFD only reorders combining
+    marks, which the uncased model strips).
+    """
+    words: list[tuple[str, list[int]]] = []
+    chars: list[str] = []
+    where: list[int] = []
+    for i, char in enumerate(text, start):
+        for ch in normalize_char(char):
+            if ch.isspace() or is_punctuation(ch):
+                if chars:
+                    words.append(("".join(chars), where))
+                    chars, where = [], []
+                if not ch.isspace():
+                    words.append((ch, [i]))  # a punctuation mark is a word of its own
+            else:
+                chars.append(ch)
+                where.append(i)
+    if chars:
+        words.append(("".join(chars), where))
+    return words
+
+
 # ------------------------------------------------------------------------------------------------
 # 3. WordPiece
 
@@ -343,6 +384,7 @@ class BertTokenizer:
         self._special_re = re.compile("(" + "|".join(map(re.escape, alternatives)) + ")")
         # memoise WordPiece per word: real text repeats the same words again and again
         self._word_to_ids = functools.lru_cache(maxsize=cache_size)(self._word_to_ids_uncached)
+        self._char_memo: dict[str, str] = {}  # character -> its normalisation (for offset mappings)
 
     def __getstate__(self):  # picklable (DataLoader workers, multiprocessing): the cache is rebuilt
         state = dict(self.__dict__)
@@ -500,6 +542,36 @@ class BertTokenizer:
                 ids.extend(self._word_to_ids(word))
         return ids
 
+    def _normalize_char(self, char: str) -> str:
+        """What the normalisation makes of one character (memoised: text repeats its characters)."""
+        memo = self._char_memo
+        if char not in memo:
+            memo[char] = normalize_char(char, self.do_lower_case, self.strip_accents, self.tokenize_chinese_chars)
+        return memo[char]
+
+    def _encode_with_offsets(self, text: str, what: str = "text") -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids and, for each token, the ``(start, end)`` characters of ``text`` it came from (as
+        transformers' fast tokenizer: a word piece covers its characters, ``[UNK]`` its whole word)."""
+        self._check_text(text, what)
+        ids: list[int] = []
+        offsets: list[tuple[int, int]] = []
+        pos = 0
+        for is_special, part in self._segments(text):
+            if is_special:
+                ids.append(self.vocab[part])
+                offsets.append((pos, pos + len(part)))
+            else:
+                for word, where in basic_tokenize_with_offsets(part, self._normalize_char, pos):
+                    pieces = self._word_to_ids(word)
+                    at = 0
+                    for k, piece in enumerate(pieces):
+                        n = len(word) if len(pieces) == 1 else len(self.ids_to_tokens[piece]) - 2 * (k > 0)
+                        ids.append(piece)
+                        offsets.append((where[at], where[at + n - 1] + 1))
+                        at += n
+            pos += len(part)
+        return ids, offsets
+
     def encode(self, text: str, text_pair: str | None = None, add_special_tokens: bool = True, **kwargs):
         """``tokenizer(text, text_pair, ...)["input_ids"]`` for one text or pair."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
@@ -523,29 +595,77 @@ class BertTokenizer:
     def __call__(self, text, text_pair=None, add_special_tokens: bool = True, padding=False,
                  truncation=None, max_length: int | None = None, return_tensors: str | None = None,
                  return_token_type_ids: bool = True, return_attention_mask: bool = True,
-                 pad_to_multiple_of: int | None = None) -> BatchEncoding:
+                 pad_to_multiple_of: int | None = None, return_offsets_mapping: bool = False,
+                 stride: int = 0, return_overflowing_tokens: bool = False) -> BatchEncoding:
         """Tokenize one text, one pair, a batch of texts or a batch of pairs, as transformers does.
 
         padding: False | True/"longest" (to the longest in the batch) | "max_length".
         truncation: None/False | True/"longest_first" | "only_first" | "only_second".
         max_length: the length with special tokens; defaults to ``model_max_length`` when truncating or
         padding to "max_length". return_tensors: None (lists) or "pt" (torch tensors, shape [batch, len]).
+        return_offsets_mapping: also ``offset_mapping``, each token's ``(start, end)`` characters in its own
+        text; ``(0, 0)`` for [CLS], [SEP] and padding (as transformers' fast tokenizer).
+        return_overflowing_tokens: instead of dropping what truncation cuts, make more rows of it: windows
+        of the truncated text that overlap by ``stride`` tokens, and ``overflow_to_sample_mapping`` (the
+        input each row comes from). The output is then always a batch.
         """
         batched, texts, pairs = self._batch_inputs(text, text_pair)
         padding, truncation, max_length = self._strategies(padding, truncation, max_length)
-        rows = []
+        encode = self._encode_with_offsets if return_offsets_mapping else (
+            lambda t, what: (self._encode_text(t, what), None))
+        rows, samples = [], []
         for i, (a, b) in enumerate(zip(texts, pairs)):
-            ids_a = self._encode_text(a, f"text[{i}]" if batched else "text")
-            ids_b = None if b is None else self._encode_text(b, f"text_pair[{i}]" if batched else "text_pair")
-            rows.append(self._prepare(ids_a, ids_b, add_special_tokens, truncation, max_length))
+            seq_a = encode(a, f"text[{i}]" if batched else "text")
+            seq_b = None if b is None else encode(b, f"text_pair[{i}]" if batched else "text_pair")
+            windows = [(seq_a, seq_b)]
+            if return_overflowing_tokens:
+                windows = self._windows(seq_a, seq_b, add_special_tokens, truncation, max_length, stride)
+            for win_a, win_b in windows:
+                rows.append(self._prepare(*win_a, *(win_b or (None, None)), add_special_tokens, truncation,
+                                          max_length))
+                samples.append(i)
         self._pad(rows, padding, max_length, pad_to_multiple_of)
         keys = ["input_ids"] + ["token_type_ids"] * return_token_type_ids + ["attention_mask"] * return_attention_mask
-        out = BatchEncoding({k: [row[k] for row in rows] for k in keys})
+        out = BatchEncoding({k: [row[k] for row in rows] for k in keys + ["offset_mapping"] * return_offsets_mapping})
+        if return_overflowing_tokens:
+            out["overflow_to_sample_mapping"] = samples
+            batched = True
         if return_tensors is not None:
             return self._to_tensors(out, return_tensors)
         if not batched:
             out = BatchEncoding({k: v[0] for k, v in out.items()})
         return out
+
+    def _windows(self, seq_a, seq_b, add_special_tokens, truncation, max_length, stride) -> list:
+        """return_overflowing_tokens: cut the sequence that truncation shortens into windows that fill the
+        space left and overlap by ``stride`` tokens (transformers' rule: the windows start every
+        ``space - stride`` tokens; the last one reaches the end). ``seq_*`` are ``(ids, offsets or None)``."""
+        if truncation == "do_not_truncate":
+            return [(seq_a, seq_b)]
+        if seq_b is not None and truncation == "longest_first":
+            raise ValueError("return_overflowing_tokens with a pair needs truncation='only_second' (cut the "
+                             "context) or 'only_first', not 'longest_first'")
+        cut_b = seq_b is not None and truncation == "only_second"
+        (ids, offsets), other = (seq_b, seq_a) if cut_b else (seq_a, seq_b)
+        n_special = (3 if seq_b is not None else 2) if add_special_tokens else 0
+        space = max_length - n_special - (len(other[0]) if other is not None else 0)
+        if len(ids) <= space:
+            return [(seq_a, seq_b)]
+        if space < 1:
+            raise ValueError(f"max_length={max_length} leaves no room for the text that is cut: the other text and "
+                             "the special tokens fill it; use a larger max_length")
+        if not 0 <= stride < space:
+            raise ValueError(f"stride={stride} must be at least 0 and smaller than the {space} tokens left for the "
+                             f"text that is cut (max_length={max_length}); use a smaller stride or a larger "
+                             "max_length")
+        windows = []
+        for start in range(0, len(ids), space - stride):
+            stop = min(start + space, len(ids))
+            part = (ids[start:stop], offsets[start:stop] if offsets is not None else None)
+            windows.append((seq_a, part) if cut_b else (part, seq_b))
+            if stop == len(ids):
+                break
+        return windows
 
     def _batch_inputs(self, text, text_pair):
         """-> (batched?, list of first texts, list of second texts or Nones)."""
@@ -600,8 +720,8 @@ class BertTokenizer:
             raise ValueError(f"max_length must be a positive int, got {max_length!r}")
         return padding, truncation, max_length
 
-    def _prepare(self, ids_a, ids_b, add_special_tokens, truncation, max_length) -> dict:
-        """Truncate, then add [CLS]/[SEP] and the segment ids, for one example."""
+    def _prepare(self, ids_a, offsets_a, ids_b, offsets_b, add_special_tokens, truncation, max_length) -> dict:
+        """Truncate, then add [CLS]/[SEP] and the segment ids (and the offsets, when given), for one example."""
         if truncation != "do_not_truncate":
             n_special = (3 if ids_b is not None else 2) if add_special_tokens else 0
             budget = max_length - n_special
@@ -616,7 +736,11 @@ class BertTokenizer:
                           "through the model will result in indexing errors; pass truncation=True to cut it.",
                           stacklevel=4)
         token_type_ids = self.create_token_type_ids(ids_a, ids_b, add_special_tokens)
-        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": [1] * len(input_ids)}
+        row = {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": [1] * len(input_ids)}
+        if offsets_a is not None:  # truncation keeps a prefix of each sequence: keep as many offsets
+            none, b = [(0, 0)] * add_special_tokens, offsets_b[:len(ids_b)] if ids_b is not None else None
+            row["offset_mapping"] = none + offsets_a[:len(ids_a)] + none + (b + none if b is not None else [])
+        return row
 
     @staticmethod
     def _truncate(ids_a, ids_b, budget, strategy):
@@ -655,6 +779,8 @@ class BertTokenizer:
                 row["input_ids"] = row["input_ids"] + [self.pad_token_id] * n
                 row["token_type_ids"] = row["token_type_ids"] + [0] * n
                 row["attention_mask"] = row["attention_mask"] + [0] * n
+                if "offset_mapping" in row:
+                    row["offset_mapping"] = row["offset_mapping"] + [(0, 0)] * n
 
     @staticmethod
     def _to_tensors(out: BatchEncoding, return_tensors: str) -> BatchEncoding:

@@ -56,6 +56,25 @@ DEFAULTS = dict(epochs=3, lr=1e-4, batch_size=16, max_length=128, warmup_ratio=0
 # point of validation accuracy (3 seeds each; same test accuracy), and robustness matters more there than speed.
 CLI_BUCKET = False
 
+# Small models (hidden_size <= 256: the tiny and mini sizes the course pretrains) want a larger learning rate and
+# more steps than MiniLM (notebook 08's learning-rate sweep; benchmarks/learning_curve.py).
+SMALL_MODEL_RECIPE = dict(epochs=5, lr=5e-4, batch_size=32)
+MIN_EPOCH_EXAMPLES = 1000  # a smaller training set is repeated within each epoch up to this many sentences
+
+
+def recipe_for(config) -> dict:
+    """``epochs``, ``lr`` and ``batch_size`` for a model: SMALL_MODEL_RECIPE up to 256 wide, else DEFAULTS."""
+    if config.hidden_size <= 256:
+        return dict(SMALL_MODEL_RECIPE)
+    return {k: DEFAULTS[k] for k in ("epochs", "lr", "batch_size")}
+
+
+def repeat_to(features: list, min_examples: int = MIN_EPOCH_EXAMPLES) -> tuple[list, int]:
+    """``(features repeated, repeats)``: a small training set repeated so that one epoch holds at least
+    ``min_examples`` sentences (100 sentences x 1 epoch would be a handful of steps: too few to learn)."""
+    repeats = max(1, math.ceil(min_examples / max(1, len(features))))
+    return features * repeats, repeats
+
 # --------------------------------------------------------------------------------------------
 # data: token ids once, padding per batch
 
@@ -110,7 +129,7 @@ def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 @torch.no_grad()
 def predict_proba(model, features: list[dict], batch_size: int = 64, device=None,
-                  pad_token_id: int = 0, progress: bool = False) -> torch.Tensor:
+                  pad_token_id: int = 0, progress: bool = False, mixed_precision: str = "auto") -> torch.Tensor:
     """Class probabilities, shape (N, num_labels), in the order of ``features`` (softmax of the logits)."""
     from tqdm.auto import tqdm
 
@@ -121,7 +140,7 @@ def predict_proba(model, features: list[dict], batch_size: int = 64, device=None
     batches = sorted_batches([len(f["input_ids"]) for f in features], batch_size)
     for idx in tqdm(batches, desc="predict", leave=False, disable=not progress):
         batch = collate([{"input_ids": features[i]["input_ids"]} for i in idx], pad_token_id)
-        with common.autocast(device):
+        with common.autocast(device, mixed_precision):
             logits = model(**common.move_to(batch, device)).logits
         probs[idx] = logits.float().softmax(-1).cpu()
     model.train(was_training)
@@ -137,9 +156,9 @@ def metrics_from_probs(probs: torch.Tensor, labels) -> dict:
 
 
 def evaluate(model, features: list[dict], batch_size: int = 64, device=None, pad_token_id: int = 0,
-             progress: bool = False) -> dict:
+             progress: bool = False, mixed_precision: str = "auto") -> dict:
     """``{"accuracy", "loss", "probs"}`` of the model on labelled features."""
-    probs = predict_proba(model, features, batch_size, device, pad_token_id, progress)
+    probs = predict_proba(model, features, batch_size, device, pad_token_id, progress, mixed_precision)
     return {**metrics_from_probs(probs, [f["label"] for f in features]), "probs": probs}
 
 
@@ -163,6 +182,7 @@ class FinetuneResult:
     seconds: float = 0.0
     train_examples: int = 0
     steps: int = 0
+    losses: list = field(default_factory=list)  # the training loss of every step
 
 
 def train_classifier(model, train_features: list[dict], eval_features: list[dict], *,
@@ -171,7 +191,7 @@ def train_classifier(model, train_features: list[dict], eval_features: list[dict
                      weight_decay: float = DEFAULTS["weight_decay"],
                      max_grad_norm: float | None = DEFAULTS["max_grad_norm"], seed: int = DEFAULTS["seed"],
                      device=None, pad_token_id: int = 0, eval_batch_size: int = 64, bucket: bool = True,
-                     progress: bool = True, log=print) -> FinetuneResult:
+                     progress: bool = True, log=print, mixed_precision: str = "auto") -> FinetuneResult:
     """Fine-tune ``model`` on ``train_features``; evaluate on ``eval_features`` after every epoch and
     leave the model with the weights of the epoch with the best accuracy there (ties: the earlier)."""
     from tqdm.auto import tqdm
@@ -186,7 +206,7 @@ def train_classifier(model, train_features: list[dict], eval_features: list[dict
     total_steps = steps_per_epoch * epochs
     optimizer = common.make_optimizer(model, lr, weight_decay)
     scheduler = common.linear_warmup_decay(optimizer, int(warmup_ratio * total_steps), total_steps)
-    scaler = common.make_grad_scaler(device)
+    scaler = common.make_grad_scaler(device, mixed_precision)
 
     result = FinetuneResult(train_examples=len(train_features))
     best_state, start = None, time.perf_counter()
@@ -202,17 +222,19 @@ def train_classifier(model, train_features: list[dict], eval_features: list[dict
         bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
         for idx in bar:
             batch = common.move_to(collate([train_features[i] for i in idx], pad_token_id), device)
-            with common.autocast(device):
+            with common.autocast(device, mixed_precision):
                 loss = model(**batch).loss
+            common.skip_input_checks(model)  # the first batch was checked; later ones would wait for the GPU
             scaler.scale(loss).backward()
             common.clip_and_step(model, optimizer, scaler, max_grad_norm)
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.item() * len(idx)
+            result.losses.append(loss.item())
+            loss_sum += result.losses[-1] * len(idx)
             seen += len(idx)
             result.steps += 1
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        val = evaluate(model, eval_features, eval_batch_size, device, pad_token_id)
+        val = evaluate(model, eval_features, eval_batch_size, device, pad_token_id, mixed_precision=mixed_precision)
         row = {"epoch": epoch, "train_loss": loss_sum / seen, "eval_loss": val["loss"],
                "eval_accuracy": val["accuracy"], "seconds": time.perf_counter() - start}
         improved = best_state is None or val["accuracy"] > result.best["accuracy"]
@@ -228,6 +250,7 @@ def train_classifier(model, train_features: list[dict], eval_features: list[dict
         model.load_state_dict(best_state)
         if log:
             log(f"restored the weights of epoch {result.best_epoch} (best eval accuracy)")
+    common.skip_input_checks(model, False)  # the trained model checks its inputs again
     result.seconds = time.perf_counter() - start
     return result
 
@@ -292,9 +315,9 @@ def build_classifier(init: str, label_names, size: str | None = None, like=None,
 def save_classifier(model, tokenizer, out) -> Path:
     """HF layout (config.json with the label names, model.safetensors) + the tokenizer files."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    with common.atomic_folder(out) as tmp:  # written in full, then renamed into place
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return out
 
 
@@ -306,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = DEFAULTS
     p = argparse.ArgumentParser(prog="python -m bert_edu.finetune",
                                 description="Fine-tune BERT for text classification on your TSV/CSV files.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=common.HelpFormatter)
     p.add_argument("--train", required=True, help="training file: TSV/CSV with a header row")
     p.add_argument("--eval", required=True, help="evaluated after each epoch; the best epoch is kept")
     p.add_argument("--test", help="optional: evaluated once at the end with the kept weights")
@@ -318,9 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to save the model, tokenizer and label names to")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
-    p.add_argument("--epochs", type=int, default=d["epochs"])
-    p.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    by_width = (f"default: by the model's width, {SMALL_MODEL_RECIPE} up to 256 wide, else "
+                f"{ {k: d[k] for k in SMALL_MODEL_RECIPE} }")
+    p.add_argument("--epochs", type=int, help=by_width)
+    p.add_argument("--lr", type=float, help="peak learning rate; " + by_width)
+    p.add_argument("--batch-size", type=int, help=by_width)
+    p.add_argument("--min-epoch-examples", type=int, default=MIN_EPOCH_EXAMPLES,
+                   help="a smaller training set is repeated within each epoch up to this many sentences")
     p.add_argument("--max-length", type=int, default=d["max_length"], help="longer texts are truncated")
     p.add_argument("--warmup-ratio", type=float, default=d["warmup_ratio"])
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"])
@@ -329,17 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=CLI_BUCKET,
                    help="batch sentences of similar length together (faster: less padding)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    common.add_mixed_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 
 def _check_args(args, parser):
-    for name in ("epochs", "batch_size", "max_length"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "batch_size", "max_length", "min_epoch_examples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_length < 3:
         parser.error("--max-length must be at least 3 ([CLS], one token, [SEP])")
-    if args.lr <= 0:
+    if args.lr is not None and args.lr <= 0:
         parser.error("--lr must be positive")
     if args.max_train_examples is not None and args.max_train_examples < 1:
         parser.error("--max-train-examples must be at least 1")
@@ -369,29 +397,37 @@ def main(argv=None) -> int:
               "use more examples or shuffle the file", file=sys.stderr)
         return 2
 
-    from bert_edu.train.device import describe, get_device
+    from bert_edu.train.device import autocast_dtype, describe, get_device
 
     device = get_device(args.device)
     common.set_seed(args.seed)
-    model, tokenizer = build_classifier(args.init, data.label_names, args.size, args.like, verbose=False)
+    try:
+        autocast_dtype(device, args.mixed_precision)  # e.g. bf16 asked on a GPU without it
+        model, tokenizer = build_classifier(args.init, data.label_names, args.size, args.like, verbose=False)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     n_params = sum(p.numel() for p in model.parameters())
+    recipe = recipe_for(model.config)  # what the command line does not set depends on the model's width
+    recipe.update({k: getattr(args, k) for k in recipe if getattr(args, k) is not None})
     log(f"labels {data.label_names}; {len(train)} training / {len(data.eval)} eval examples; "
-        f"init {args.init} ({n_params / 1e6:.1f}M parameters); device {describe(device)}")
+        f"init {args.init} ({n_params / 1e6:.1f}M parameters); {recipe}; device {describe(device)}")
     pad = tokenizer.pad_token_id
-    train_features = encode(tokenizer, train, args.max_length)
+    train_features, repeats = repeat_to(encode(tokenizer, train, args.max_length), args.min_epoch_examples)
     eval_features = encode(tokenizer, data.eval, args.max_length)
-    result = train_classifier(model, train_features, eval_features, epochs=args.epochs, lr=args.lr,
-                              batch_size=args.batch_size, warmup_ratio=args.warmup_ratio,
+    result = train_classifier(model, train_features, eval_features, **recipe, warmup_ratio=args.warmup_ratio,
                               weight_decay=args.weight_decay, seed=args.seed, device=device,
-                              pad_token_id=pad, bucket=args.bucket, progress=not args.no_progress, log=log)
+                              pad_token_id=pad, bucket=args.bucket, progress=not args.no_progress, log=log,
+                              mixed_precision=args.mixed_precision)
     metrics = {"accuracy": result.best["accuracy"], "loss": result.best["loss"],
-               "train_examples": result.train_examples,
-               "examples_seen": result.train_examples * args.epochs,
-               "epochs": args.epochs, "best_epoch": result.best_epoch, "steps": result.steps,
+               "train_examples": len(train), "repeats": repeats,
+               "examples_seen": result.train_examples * recipe["epochs"], **recipe,
+               "best_epoch": result.best_epoch, "steps": result.steps,
                "eval_examples": len(eval_features), "seconds": round(result.seconds, 1),
                "labels": data.label_names, "init": args.init, "out": str(args.out)}
     if data.test is not None:
-        test = evaluate(model, encode(tokenizer, data.test, args.max_length), device=device, pad_token_id=pad)
+        test = evaluate(model, encode(tokenizer, data.test, args.max_length), device=device, pad_token_id=pad,
+                        mixed_precision=args.mixed_precision)
         metrics.update(test_accuracy=test["accuracy"], test_loss=test["loss"], test_examples=len(data.test))
     save_classifier(model.cpu(), tokenizer, args.out)
     log(f"saved to {args.out}")

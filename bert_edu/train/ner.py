@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,10 +91,10 @@ def predict_tags(model, features, sentence_lengths, batch_size: int = 64, device
 
 
 def evaluate_tagger(model, sentences, features, batch_size: int = 64, device=None, pad_token_id: int = 0) -> dict:
-    """Entity-level scores (``precision``, ``recall``, ``f1``, ``per_type``), ``loss`` and ``predicted`` tags."""
+    """Entity-level scores (``precision``, ``recall``, ``f1``, ``per_type``), ``loss`` and ``predicted_tags`` (one list per sentence)."""
     predicted, loss = predict_tags(model, features, [len(s.words) for s in sentences], batch_size, device,
                                    pad_token_id)
-    return {**entity_scores([s.tags for s in sentences], predicted), "loss": loss, "predicted": predicted}
+    return {**entity_scores([s.tags for s in sentences], predicted), "loss": loss, "predicted_tags": predicted}
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +115,7 @@ def train_tagger(model, train_features, eval_sentences, eval_features, *, epochs
                  warmup_ratio: float = DEFAULTS["warmup_ratio"], weight_decay: float = DEFAULTS["weight_decay"],
                  max_grad_norm: float | None = DEFAULTS["max_grad_norm"], seed: int = DEFAULTS["seed"],
                  device=None, pad_token_id: int = 0, bucket: bool = False, progress: bool = True,
-                 log=print) -> TaggerResult:
+                 mixed_precision: str = "auto", log=print) -> TaggerResult:
     """Fine-tune on ``train_features``; after every epoch compute entity F1 on the eval sentences and keep
     the weights of the best epoch (ties: the earlier)."""
     from tqdm.auto import tqdm
@@ -131,7 +128,7 @@ def train_tagger(model, train_features, eval_sentences, eval_features, *, epochs
     total_steps = math.ceil(len(train_features) / batch_size) * epochs
     optimizer = common.make_optimizer(model, lr, weight_decay)
     scheduler = common.linear_warmup_decay(optimizer, int(warmup_ratio * total_steps), total_steps)
-    scaler = common.make_grad_scaler(device)
+    scaler = common.make_grad_scaler(device, mixed_precision)
     result, best_state, start = TaggerResult(), None, time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -144,7 +141,7 @@ def train_tagger(model, train_features, eval_sentences, eval_features, *, epochs
         loss_sum = 0.0
         for n, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)):
             batch = common.move_to(collate_tags([train_features[i] for i in idx], pad_token_id), device)
-            with common.autocast(device):
+            with common.autocast(device, mixed_precision):
                 loss = model(**batch).loss
             scaler.scale(loss).backward()
             common.clip_and_step(model, optimizer, scaler, max_grad_norm)
@@ -152,6 +149,8 @@ def train_tagger(model, train_features, eval_sentences, eval_features, *, epochs
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.item()
             result.steps += 1
+            if result.steps == 1:  # the first batch was checked; the others come from the same tokenizer
+                common.skip_input_checks(model)
         scores = evaluate_tagger(model, eval_sentences, eval_features, device=device, pad_token_id=pad_token_id)
         row = {"epoch": epoch, "train_loss": loss_sum / len(batches), "eval_loss": scores["loss"],
                "eval_f1": scores["f1"], "seconds": time.perf_counter() - start}
@@ -159,11 +158,12 @@ def train_tagger(model, train_features, eval_sentences, eval_features, *, epochs
         if improved:  # a CPU copy: the best weights survive later, worse epochs
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             result.best_epoch = epoch
-            result.best = {k: v for k, v in scores.items() if k != "predicted"}
+            result.best = {k: v for k, v in scores.items() if k != "predicted_tags"}
         result.history.append(row)
         if log:
             log(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, eval loss {row['eval_loss']:.4f}, "
                 f"eval entity F1 {100 * row['eval_f1']:.2f}%{'  (best so far)' if improved else ''}")
+    common.skip_input_checks(model, skip=False)
     if result.best_epoch != epochs:
         model.load_state_dict(best_state)
         if log:
@@ -216,21 +216,11 @@ def build_tagger(init: str, label_names, size: str | None = None, like=None, ver
 
 def save_model(model, tokenizer, out) -> Path:
     """HF layout (config.json with the tag names, model.safetensors) + tokenizer files, written to a
-    temporary folder next to ``out`` and then renamed: ``out`` never holds half a checkpoint."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-tmp-"))
-    old = out.parent / f".{out.name}-old-{os.getpid()}"
-    try:
+    temporary folder and renamed into place (:func:`bert_edu.train.common.atomic_folder`)."""
+    with common.atomic_folder(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if out.exists():
-            os.replace(out, old)  # the previous checkpoint stays complete until the new one is in place
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return out
+    return Path(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = DEFAULTS
     p = argparse.ArgumentParser(prog="python -m bert_edu.ner",
                                 description="Fine-tune BERT for named-entity recognition on CoNLL files.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=common.HelpFormatter)
     p.add_argument("--train", required=True, help="CoNLL file: one word a line, its BIO tag in the last column")
     p.add_argument("--eval", required=True, help="evaluated after each epoch; the best epoch is kept")
     p.add_argument("--test", help="optional: evaluated once at the end with the kept weights")
@@ -301,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=False,
                    help="batch sentences of similar length together (faster: less padding)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    common.add_mixed_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -367,7 +358,8 @@ def main(argv=None) -> int:
     result = train_tagger(model, encode(data["train"]), data["eval"], eval_features, epochs=args.epochs,
                           lr=args.lr, batch_size=args.batch_size, warmup_ratio=args.warmup_ratio,
                           weight_decay=args.weight_decay, seed=args.seed, device=device, pad_token_id=pad,
-                          bucket=args.bucket, progress=not args.no_progress, log=log)
+                          bucket=args.bucket, progress=not args.no_progress,
+                          mixed_precision=args.mixed_precision, log=log)
     final, split = result.best, "eval"
     if data["test"] is not None:
         final = evaluate_tagger(model, data["test"], encode(data["test"]), device=device, pad_token_id=pad)

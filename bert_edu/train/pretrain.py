@@ -1,6 +1,7 @@
 """Pretrain a BERT with MLM + NSP: the training loop and the ``python -m bert_edu.pretrain`` command line.
 
-    python -m bert_edu.pretrain --max-steps 2000 --size mini --vocab course-8000 --out runs/mini
+    python -m bert_edu.pretrain --corpus my_books.txt --out runs/mine    # the course's CPU recipe, its own vocabulary
+    python -m bert_edu.pretrain --max-steps 2000 --size mini --vocab corpus-8000 --out runs/mini
     torchrun --nproc_per_node=4 -m bert_edu.pretrain --size base --vocab minilm --batch-size 256 ...
     python -m bert_edu.pretrain --out runs/mini --max-steps 4000 --resume      # continue a run
 
@@ -41,37 +42,46 @@ from bert_edu.data import assets
 from bert_edu.data.pretraining import (PretrainingData, SpecialIds, baselines, eval_batches, shard, split_documents,
                                        tokenize_documents)
 from bert_edu.model.config import IGNORE_INDEX, SIZES
-from bert_edu.train.common import (autocast, clip_and_step, linear_warmup_decay, make_grad_scaler, make_optimizer,
-                               move_to, set_seed)
+from bert_edu.train.common import (HelpFormatter, add_mixed_precision_argument, atomic_folder, autocast, clip_and_step,
+                                   linear_warmup_decay, make_grad_scaler, make_optimizer, move_to, rng_state,
+                                   set_rng_state, set_seed, skip_input_checks)
 
 STATE_FILE, METRICS_FILE = "training_state.pt", "metrics.json"
 
 
 @dataclass
 class PretrainConfig:
-    """Everything that defines a pretraining run (the command line's options, same names)."""
+    """Everything that defines a pretraining run (the command line's options, same names).
+
+    The defaults are the course's CPU recipe (notebook 07; :func:`course_recipe`): the tiny model, 64-token
+    pairs, batches of 128, 700 steps at a peak learning rate of 2e-3, no dropout: a few minutes on 2 CPU cores."""
 
     corpus: str | None = None  # one sentence per line, blank line between documents; None = course corpus
     out: str | None = None  # output folder; None = bert_edu.data.assets.checkpoint_dir(f"pretrain-{size}")
-    vocab: str = "course-4000"  # "minilm", "course-N" (WordPiece trained on the corpus) or a folder with vocab.txt
+    # "corpus-N": a WordPiece vocabulary of N tokens trained on this run's corpus; "course-N": trained on the course's
+    # Rotten Tomatoes corpus (notebook 01's); "minilm"; or a folder with vocab.txt
+    vocab: str = "corpus-4000"
     size: str = "tiny"
-    max_steps: int = 1000
+    max_steps: int = 700
     batch_size: int = 128  # sequences per optimiser step, over all processes and micro-batches
     grad_accum: int = 1  # micro-batches per step (same result, less memory)
-    lr: float = 1e-3
+    lr: float = 2e-3
     warmup_steps: int | None = None  # None = 10% of max_steps
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
-    seq_len: int = 128
+    seq_len: int = 64
     short_seq_prob: float = 0.1
-    dropout: float = 0.1
+    mlm_probability: float = 0.15  # share of the tokens of a sequence that the model must predict
+    nsp_weight: float = 1.0  # loss = MLM + nsp_weight x NSP; 0 = MLM only (RoBERTa)
+    dropout: float = 0.0  # a run this short underfits: regularising would only slow it down
     seed: int = 0
-    eval_every: int = 100
+    eval_every: int = 50
     eval_fraction: float = 0.05  # share of documents held out
     eval_sequences: int = 1024  # fixed held-out pairs (drawn in several passes if the held-out set is small)
     save_every: int = 0  # also write a checkpoint every N steps (0 = only at the end)
     impl: str = "bert_edu"  # "bert_edu" (ours) or "transformers" (for comparison)
     device: str | None = None  # None = best available (bert_edu.train.device.get_device)
+    mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (CUDA only; auto = bf16 where native, else fp16)
 
     def output_dir(self) -> Path:
         return Path(self.out) if self.out else assets.checkpoint_dir(f"pretrain-{self.size}")
@@ -81,25 +91,32 @@ class PretrainConfig:
 # building blocks
 
 
-def load_tokenizer(vocab: str):
-    """"minilm" -> the all-MiniLM-L6-v2 vocabulary (30,522); "course-N" -> a WordPiece vocabulary of
-    size N trained on the course corpus (notebook 01); anything else -> a folder (or vocab.txt)."""
+def corpus_file(corpus: str | None) -> Path:
+    """The corpus of a run: the user's file, or the course's (``bert_edu.data.corpus.COURSE_CORPUS``)."""
+    from bert_edu.data.corpus import COURSE_CORPUS, corpus_path
+
+    return Path(corpus) if corpus else corpus_path(COURSE_CORPUS)
+
+
+def load_tokenizer(vocab: str, corpus: str | None = None):
+    """"corpus-N" -> a WordPiece vocabulary of N tokens trained on ``corpus`` itself (the course corpus when
+    None; trained once, then cached); "course-N" -> trained on the course's Rotten Tomatoes corpus (notebook
+    01's); "minilm" -> all-MiniLM-L6-v2's 30,522 tokens; anything else -> a folder (or vocab.txt)."""
     from bert_edu.text.tokenizer import BertTokenizer
     from bert_edu.text.wordpiece import course_tokenizer
 
     if vocab == "minilm":
         return BertTokenizer.from_pretrained(assets.minilm_path())
-    if vocab.startswith("course-"):
-        try:
-            size = int(vocab.split("-", 1)[1])
-        except ValueError:
-            raise ValueError(f"--vocab {vocab!r}: write course-N with N the vocabulary size, e.g. course-4000") \
-                from None
-        return course_tokenizer(vocab_size=size)
+    kind, _, size = vocab.partition("-")
+    if kind in ("corpus", "course") and size:
+        if not size.isdigit() or int(size) < 100:
+            raise ValueError(f"--vocab {vocab!r}: write {kind}-N with N the vocabulary size (>= 100), "
+                             f"e.g. {kind}-4000")
+        return course_tokenizer(vocab_size=int(size), corpus=corpus_file(corpus) if kind == "corpus" else None)
     path = Path(vocab)
     if not path.exists():
-        raise FileNotFoundError(f"--vocab {vocab!r} is neither 'minilm', 'course-N' nor an existing folder "
-                                "or vocab.txt file")
+        raise FileNotFoundError(f"--vocab {vocab!r} is neither 'corpus-N', 'course-N', 'minilm' nor an existing "
+                                "folder or vocab.txt file")
     return BertTokenizer.from_pretrained(path)
 
 
@@ -157,14 +174,15 @@ def mlm_logits_at_labels(prediction_logits: torch.Tensor, labels: torch.Tensor) 
 
 
 @torch.no_grad()
-def evaluate_pretraining(model: torch.nn.Module, batches: list[dict], device: torch.device | str = "cpu") -> dict:
+def evaluate_pretraining(model: torch.nn.Module, batches: list[dict], device: torch.device | str = "cpu",
+                         mixed_precision: str = "auto") -> dict:
     """Held-out MLM loss and accuracy (over all selected positions) and NSP loss and accuracy."""
     was_training = model.training
     model.eval()
     mlm_loss = mlm_correct = n_mlm = nsp_loss = nsp_correct = n_seq = 0.0
     for batch in batches:
         batch = move_to(batch, device)
-        with autocast(device):
+        with autocast(device, mixed_precision):
             out = model(**batch)
         logits = mlm_logits_at_labels(out.prediction_logits, batch["labels"]).float()
         targets = batch["labels"][batch["labels"] != IGNORE_INDEX]
@@ -218,13 +236,22 @@ def _all_reduce_sum(values: list[float], world_size: int) -> list[float]:
 
 def prepare_data(cfg: PretrainConfig, tokenizer):
     """Tokenise the corpus once; split off held-out documents; build the training and held-out batches."""
-    from bert_edu.data.corpus import corpus_path, read_corpus
+    from bert_edu.data.corpus import read_corpus
 
-    documents = read_corpus(Path(cfg.corpus) if cfg.corpus else corpus_path())
+    path = corpus_file(cfg.corpus)
+    try:
+        documents = read_corpus(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--corpus {path} is not UTF-8 text ({err.reason} at byte {err.start}); convert it "
+                         "first, e.g. with iconv -t UTF-8") from None
+    if len(documents) < 2:
+        raise ValueError(f"--corpus {path} holds {len(documents)} document; pretraining needs at least 2 (NSP "
+                         "takes sentence B from another document): separate documents with a blank line")
     ids = SpecialIds.from_tokenizer(tokenizer)
     tokenized = tokenize_documents(documents, tokenizer)
     train_docs, held_docs = split_documents(tokenized, cfg.eval_fraction, cfg.seed)
-    data = PretrainingData(train_docs, ids, cfg.seq_len, cfg.batch_size, cfg.seed, cfg.short_seq_prob)
+    data = PretrainingData(train_docs, ids, cfg.seq_len, cfg.batch_size, cfg.seed, cfg.short_seq_prob,
+                           cfg.mlm_probability)
     held = eval_batches(held_docs, ids, cfg.seq_len, 64, cfg.seed, cfg.eval_sequences,
                         cfg.short_seq_prob) if len(held_docs) >= 2 else []
     return ids, data, train_docs, held
@@ -281,11 +308,13 @@ class Run:
 def setup(cfg: PretrainConfig, tokenizer=None) -> Run:
     """Device, data, model, optimiser, schedule: a run at step 0."""
     rank, world_size, device = setup_device(cfg)
-    set_seed(cfg.seed)
-    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.vocab)
+    # each process its own dropout masks; the initial weights are rank 0's (DDP copies them when it wraps)
+    set_seed(cfg.seed, rank)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.vocab, cfg.corpus)
     ids, data, train_docs, held = prepare_data(cfg, tokenizer)
     config = model_config(cfg.size, ids.vocab_size, ids.pad, cfg.dropout)
     model = build_model(config, cfg.impl).to(device)
+    skip_input_checks(model)  # the ids come from this tokenizer and the vocab_size from it: no per-step GPU sync
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else cfg.max_steps // 10
     train_model = model
@@ -295,7 +324,7 @@ def setup(cfg: PretrainConfig, tokenizer=None) -> Run:
     model.train()
     return Run(cfg, rank, world_size, device, tokenizer, data, held, baselines(train_docs, held) if held else {},
                config, model, train_model, optimizer, linear_warmup_decay(optimizer, warmup, cfg.max_steps),
-               make_grad_scaler(device))
+               make_grad_scaler(device, cfg.mixed_precision))
 
 
 def resume_run(run: Run) -> None:
@@ -314,7 +343,12 @@ def resume_run(run: Run) -> None:
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     run.scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng"])
+    if isinstance(state["rng"], torch.Tensor):  # saved by an older version: one CPU state
+        state["rng"] = [{"cpu": state["rng"]}] * run.world_size
+    if len(state["rng"]) != run.world_size:
+        raise ValueError(f"--resume with {run.world_size} process(es), but the run was saved by "
+                         f"{len(state['rng'])}: resume it with as many")
+    set_rng_state(state["rng"][run.rank], run.device)  # this process's own CPU and CUDA random states
     run.step, run.history, run.evals, run.seconds = state["step"], state["history"], state["evals"], state["seconds"]
 
 
@@ -332,12 +366,12 @@ def train_step(run: Run) -> dict:
         mb = move_to(shard(mine, micro, cfg.grad_accum), run.device)
         sync = micro == cfg.grad_accum - 1 or not distributed  # all-reduce gradients once per step
         with run.train_model.no_sync() if not sync else contextlib.nullcontext():
-            with autocast(run.device):
+            with autocast(run.device, cfg.mixed_precision):
                 outputs = run.train_model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"],
                                           token_type_ids=mb["token_type_ids"], labels=mb["labels"])
             mlm, nsp = pretraining_loss(outputs, mb, n_predictions, n_sequences)
             # DDP averages gradients over processes; our slices already sum to the global mean
-            run.scaler.scale((mlm + nsp) * run.world_size).backward()
+            run.scaler.scale((mlm + cfg.nsp_weight * nsp) * run.world_size).backward()
         mlm_sum, nsp_sum = mlm_sum + mlm.item(), nsp_sum + nsp.item()
     lr = run.scheduler.get_last_lr()[0]
     grad_norm = clip_and_step(run.model, run.optimizer, run.scaler, cfg.max_grad_norm)
@@ -356,7 +390,8 @@ def train_step(run: Run) -> dict:
 
 def evaluate_run(run: Run) -> None:
     if run.held:
-        run.evals.append({"step": run.step, **evaluate_pretraining(run.model, run.held, run.device)})
+        run.evals.append({"step": run.step, **evaluate_pretraining(run.model, run.held, run.device,
+                                                                   run.cfg.mixed_precision)})
 
 
 def metrics_of(run: Run) -> dict:
@@ -370,21 +405,45 @@ def metrics_of(run: Run) -> dict:
 
 
 def save(run: Run) -> dict:
-    """Write the checkpoint (HF layout + tokenizer), the training state and ``metrics.json`` (rank 0)."""
+    """Write the checkpoint (HF layout + tokenizer), the training state and ``metrics.json`` (rank 0), all
+    at once (:func:`atomic_folder`): a crash never leaves weights and optimiser state of different steps."""
     metrics = metrics_of(run)
+    rng = [rng_state(run.device)]  # every process's random states, rank by rank
+    if run.world_size > 1:
+        rng = [None] * run.world_size
+        torch.distributed.all_gather_object(rng, rng_state(run.device))
     if run.rank == 0:
-        out_dir = run.out_dir
-        out_dir.mkdir(parents=True, exist_ok=True)
-        run.model.save_pretrained(out_dir)
-        save_tokenizer(run.tokenizer, out_dir)
-        torch.save({"config": dataclasses.asdict(run.cfg), "step": run.step, "optimizer": run.optimizer.state_dict(),
-                    "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(),
-                    "rng": torch.get_rng_state(), "history": run.history, "evals": run.evals,
-                    "seconds": run.seconds}, out_dir / STATE_FILE)
-        (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+        with atomic_folder(run.out_dir) as out_dir:
+            run.model.save_pretrained(out_dir)
+            save_tokenizer(run.tokenizer, out_dir)
+            torch.save({"config": dataclasses.asdict(run.cfg), "step": run.step,
+                        "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+                        "scaler": run.scaler.state_dict(), "rng": rng, "history": run.history,
+                        "evals": run.evals, "seconds": run.seconds}, out_dir / STATE_FILE)
+            (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
     if run.world_size > 1:
         torch.distributed.barrier()
     return metrics
+
+
+def save_checkpoint(model: torch.nn.Module, model_config: dict, tokenizer, out, metrics: dict) -> Path:
+    """Save a model trained outside :func:`run` (notebook 07's loop trains the learner's own classes) as the
+    command line does: the package's BertForPreTraining holding its weights (the names are transformers'), the
+    tokenizer and ``metrics.json``, written at once. There is no training state to resume from."""
+    from bert_edu.model.config import BertConfig
+    from bert_edu.model.heads import BertForPreTraining
+
+    reference = BertForPreTraining(BertConfig(**model_config))
+    missing, unexpected = reference.load_state_dict(model.state_dict(), strict=False)
+    missing = [k for k in missing if k != "cls.predictions.decoder.bias"]  # tied to cls.predictions.bias
+    if missing or unexpected:
+        raise ValueError(f"the model's weights do not have BERT's names: missing {missing}, unexpected {unexpected}")
+    (Path(out) / STATE_FILE).unlink(missing_ok=True)  # a state left by another run would not match these weights
+    with atomic_folder(Path(out)) as folder:
+        reference.save_pretrained(folder)
+        save_tokenizer(tokenizer, folder)
+        (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    return Path(out)
 
 
 def run(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = None, progress: bool = True,
@@ -440,12 +499,11 @@ def course_recipe(device: torch.device | str | None = None) -> PretrainConfig:
     device = torch.device(device) if device is not None else get_device()
     out = str(assets.checkpoint_dir(COURSE_CHECKPOINT))
     if device.type == "cuda":  # ~33 M tokens: a few minutes on a recent GPU
-        return PretrainConfig(size="mini", vocab="course-4000", max_steps=5000, batch_size=256, lr=1e-3,
-                              seq_len=128, eval_every=500, out=out, device=str(device))
-    # ~5.5 M tokens: about 2.5 minutes on 2 CPU cores. Short sequences, large batches, a high learning
-    # rate and no dropout: in a run this short the tiny model underfits, so regularising only slows it.
-    return PretrainConfig(size="tiny", vocab="course-4000", max_steps=700, batch_size=128, lr=2e-3,
-                          seq_len=64, dropout=0.0, eval_every=50, out=out, device=str(device))
+        return PretrainConfig(size="mini", max_steps=5000, batch_size=256, lr=1e-3, seq_len=128, dropout=0.1,
+                              eval_every=500, out=out, device=str(device))
+    # ~5.5 M tokens: a few minutes on 2 CPU cores: the defaults. Short sequences, large batches, a high
+    # learning rate and no dropout: in a run this short the tiny model underfits, so regularising only slows it.
+    return PretrainConfig(out=out, device=str(device))
 
 
 def pretrain_course_model(force: bool = False, progress: bool = True) -> Path:
@@ -465,11 +523,14 @@ def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
     defaults = PretrainConfig()
     p = argparse.ArgumentParser(prog="python -m bert_edu.pretrain",
                                 description="Pretrain BERT with masked language modelling + next sentence "
-                                            "prediction. Run under torchrun for several processes.")
+                                            "prediction. Run under torchrun for several processes.",
+                                formatter_class=HelpFormatter)
     p.add_argument("--corpus", help="text file: one sentence per line, a blank line between documents "
-                                    "(default: the course corpus)")
+                                    "(default: the course corpus, Rotten Tomatoes + Wikipedia summaries)")
     p.add_argument("--out", help="output folder (default: the course cache, pretrain-SIZE)")
-    p.add_argument("--vocab", default=defaults.vocab, help="minilm | course-N | folder with vocab.txt")
+    p.add_argument("--vocab", default=defaults.vocab,
+                   help="corpus-N: WordPiece vocabulary of N tokens trained on --corpus itself (default "
+                        f"{defaults.vocab}) | course-N: trained on the course corpus | minilm | folder with vocab.txt")
     p.add_argument("--size", default=defaults.size, choices=list(SIZES))
     p.add_argument("--max-steps", type=int, default=defaults.max_steps)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch (sequences)")
@@ -478,12 +539,17 @@ def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
     p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --max-steps")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     p.add_argument("--seq-len", type=int, default=defaults.seq_len)
+    p.add_argument("--mlm-probability", type=float, default=defaults.mlm_probability,
+                   help="share of the tokens to predict")
+    p.add_argument("--nsp-weight", type=float, default=defaults.nsp_weight,
+                   help="loss = MLM + this x NSP (0 = MLM only)")
     p.add_argument("--dropout", type=float, default=defaults.dropout)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--eval-every", type=int, default=defaults.eval_every, help="0 = never")
     p.add_argument("--save-every", type=int, default=defaults.save_every, help="0 = only at the end")
     p.add_argument("--impl", default=defaults.impl, choices=["bert_edu", "transformers"])
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    add_mixed_precision_argument(p)
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--stop-at", type=int, default=None, help="stop after this step as if interrupted "
                                                              "(the schedule still follows --max-steps)")
@@ -494,22 +560,45 @@ def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
     for name in ("max_steps", "batch_size", "grad_accum", "seq_len"):
         if getattr(cfg, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
+    if not 0 < cfg.mlm_probability < 1:
+        p.error("--mlm-probability must be between 0 and 1")
+    if cfg.corpus and not Path(cfg.corpus).is_file():
+        p.error(f"--corpus {cfg.corpus}: no such file; pass a text file with one sentence per line and a blank "
+                "line between documents")
     return cfg, args
+
+
+def summary(metrics: dict) -> dict:
+    """The final metrics of a run in one flat dict (the command line's JSON line)."""
+    final, base = metrics["final"] or {}, metrics["baselines"] or {}
+    out = {"step": metrics["step"], "seconds": round(metrics["seconds"], 1),
+           "tokens_per_second": round(metrics["tokens_per_second"]), "n_parameters": metrics["n_parameters"],
+           "train_loss": metrics["history"][-1]["loss"] if metrics["history"] else None}
+    out.update({k: final[k] for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy") if k in final})
+    out.update({f"baseline_{k}": base[k] for k in ("mlm_accuracy", "mlm_unigram_loss", "nsp_accuracy") if k in base})
+    out["out"] = metrics["out"]
+    return out
 
 
 def main(argv=None) -> int:
     cfg, args = parse_args(argv)
-    metrics = run(cfg, resume=args.resume, stop_at=args.stop_at, progress=not args.no_progress)
+    try:
+        metrics = run(cfg, resume=args.resume, stop_at=args.stop_at, progress=not args.no_progress)
+    except (ValueError, OSError, assets.AssetError) as err:  # bad corpus, vocabulary or settings: say so, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     rank = _dist_env()[0]
-    if rank == 0:
+    if rank == 0:  # a readable summary on stderr, then ONE line of JSON on stdout (for scripts)
         final, base = metrics["final"], metrics["baselines"]
-        print(f"step {metrics['step']}: train loss {metrics['history'][-1]['loss']:.4f}, "
-              f"{metrics['tokens_per_second']:.0f} tokens/s, {metrics['n_parameters']:,} parameters")
+        log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+        log(f"step {metrics['step']}: train loss {metrics['history'][-1]['loss']:.4f}, "
+            f"{metrics['tokens_per_second']:.0f} tokens/s, {metrics['n_parameters']:,} parameters")
         if final:
-            print(f"held-out MLM accuracy {final['mlm_accuracy']:.3f} (most-frequent-token baseline "
-                  f"{base['mlm_accuracy']:.3f}), MLM loss {final['mlm_loss']:.3f}; "
-                  f"NSP accuracy {final['nsp_accuracy']:.3f} (baseline {base['nsp_accuracy']:.3f})")
-        print(f"checkpoint: {metrics['out']}")
+            log(f"held-out MLM accuracy {final['mlm_accuracy']:.3f} (most-frequent-token baseline "
+                f"{base['mlm_accuracy']:.3f}), MLM loss {final['mlm_loss']:.3f}; "
+                f"NSP accuracy {final['nsp_accuracy']:.3f} (baseline {base['nsp_accuracy']:.3f})")
+        log(f"checkpoint: {metrics['out']}")
+        print(json.dumps(summary(metrics)), flush=True)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0

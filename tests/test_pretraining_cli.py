@@ -1,0 +1,100 @@
+"""The pretraining command line on a user's corpus: its own vocabulary, one JSON line, clear errors; and the
+Wikipedia part of the course corpus (issue 16)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bert_edu.data import corpus as course_corpus  # noqa: E402
+from bert_edu.train.pretrain import PretrainConfig, load_tokenizer, main  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+# a made-up corpus whose words are not in the course corpus: its own vocabulary must contain them
+WORDS = "zorblat quenfix mirtaploo snarvex glimbo trezzak vumplor kradish".split()
+
+
+def fake_corpus(path: Path, n_docs: int = 60) -> Path:
+    docs = []
+    for d in range(n_docs):
+        docs.append([" ".join(WORDS[(d + s + k) % len(WORDS)] for k in range(6)) + " ." for s in range(4)])
+    return course_corpus.write_corpus(docs, path)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERT_EDU_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_corpus_vocabulary_is_trained_on_the_given_corpus(cache):
+    corpus = fake_corpus(cache / "mine.txt")
+    tok = load_tokenizer("corpus-120", str(corpus))
+    assert set(WORDS) <= set(tok.vocab), "corpus-N must learn the user's corpus' words"
+    assert tok.tokenize("zorblat quenfix") == ["zorblat", "quenfix"]
+    assert PretrainConfig().vocab.startswith("corpus-"), "the default vocabulary is trained on --corpus"
+    with pytest.raises(ValueError, match="corpus-N"):
+        load_tokenizer("corpus-many", str(corpus))
+
+
+def test_command_line_prints_one_json_line_and_uses_its_corpus(cache, capsys):
+    corpus = fake_corpus(cache / "mine.txt")
+    out = cache / "run"
+    rc = main(["--corpus", str(corpus), "--vocab", "corpus-120", "--out", str(out), "--max-steps", "3",
+               "--seq-len", "32", "--batch-size", "8", "--eval-every", "3", "--device", "cpu", "--no-progress"])
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1, f"stdout must be ONE JSON line, got {lines}"
+    metrics = json.loads(lines[0])
+    assert metrics["step"] == 3 and 0 <= metrics["mlm_accuracy"] <= 1 and "baseline_nsp_accuracy" in metrics
+    vocab = (out / "vocab.txt").read_text().split()
+    assert "zorblat" in vocab and len(vocab) <= 120
+
+
+def test_mlm_only_and_mask_rate_options(cache):
+    corpus = fake_corpus(cache / "mine.txt")
+    from bert_edu.train.pretrain import setup, train_step
+
+    torch.manual_seed(0)
+    cfg = PretrainConfig(corpus=str(corpus), vocab="corpus-120", out=str(cache / "x"), seq_len=32, batch_size=8,
+                         max_steps=2, eval_every=0, device="cpu", mlm_probability=0.4, nsp_weight=0.0)
+    run = setup(cfg)
+    batch = run.data.batch(0)
+    selected = (batch["labels"] != -100).sum() / (batch["attention_mask"].sum() - 3 * len(batch["labels"]))
+    assert 0.35 < float(selected) < 0.45, "--mlm-probability sets the share of predicted tokens"
+    before = run.model.cls.seq_relationship.weight.detach().clone()
+    embeddings = run.model.bert.embeddings.word_embeddings.weight.detach().clone()
+    train_step(run)
+    train_step(run)
+    # NSP weight 0: the NSP head gets a zero gradient; only AdamW's weight decay (lr x 0.01) may shrink it
+    torch.testing.assert_close(run.model.cls.seq_relationship.weight, before, atol=1e-6, rtol=1e-4)
+    assert not torch.allclose(run.model.bert.embeddings.word_embeddings.weight, embeddings), "MLM trains"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--corpus", "no/such/file.txt"], "--corpus"),
+    (["--vocab", "corpus-x"], "corpus-N"),
+    (["--mlm-probability", "1.5"], "--mlm-probability"),
+])
+def test_bad_input_is_one_error_line(argv, message, cache):
+    env = dict(os.environ, OMP_NUM_THREADS="1", BERT_EDU_CACHE=str(cache / "cache"))
+    corpus = fake_corpus(cache / "mine.txt")
+    args = ["--corpus", str(corpus), "--out", str(cache / "o"), "--max-steps", "1", "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "bert_edu.pretrain", *args, *argv], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "error:" in proc.stderr and message in proc.stderr
+
+
+def test_wiki_documents_are_split_into_sentences():
+    entries = [{"title": "A", "extract": "Alpha is a letter. It comes first. It has a shape.", "topic": "x"},
+               {"title": "B", "extract": "Beta is alone.", "topic": "y"}]
+    assert course_corpus.wiki_documents(entries) == [["Alpha is a letter.", "It comes first.", "It has a shape."]]
+    with pytest.raises(ValueError, match="unknown corpus"):
+        course_corpus.course_documents("books")
