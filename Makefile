@@ -31,6 +31,7 @@ course: setup
 	$(PY) -m jupyter lab $(JUPYTER_ARGS) notebooks/
 
 test: setup
+	$(PY) -m bert_edu.assets download squad   # 358 MB, once: notebook 11 and the QA tests read it
 	$(PY) -m pytest -v --durations=0 --nbval-lax --nbval-current-env tests notebooks
 
 unit: setup

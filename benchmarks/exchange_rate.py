@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     results.update(description=__doc__.split("\n")[0], label_counts=labels, seeds=seeds,
                    machine=f"{platform.machine()} CPU, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
                    corpus="the course corpus (bert_edu.data.corpus.COURSE_CORPUS)",
+                   minutes_note="cpu_minutes = the pretraining command's own training seconds / 60 on this machine "
+                                "(1 thread; inflated when the machine is shared): compare budgets by steps and tokens",
                    pretrain_flags=["--max-steps STEPS", "--no-progress"],
                    finetune_flags=["--max-length 128", "--no-progress", "--seed SEED"],
                    script="OMP_NUM_THREADS=1 python benchmarks/exchange_rate.py " + " ".join(argv or sys.argv[1:]))
@@ -157,7 +159,7 @@ def main(argv=None) -> int:
             "steps": steps, "cpu_minutes": round(m["seconds"] / 60, 2), "wall_minutes":
             round((time.perf_counter() - start) / 60, 2), "tokens": round(m["seconds"] * m["tokens_per_second"]),
             "checkpoint": relative(folder), "mlm_accuracy": m.get("mlm_accuracy"),
-            "nsp_accuracy": m.get("nsp_accuracy"), "pretrain": m}]
+            "nsp_accuracy": m.get("nsp_accuracy"), "pretrain": {**m, "out": relative(folder)}}]
         save(results, out)
     if 0 in budgets and 0 not in {b["steps"] for b in results["budgets"]}:
         results["budgets"].append({"steps": 0, "cpu_minutes": 0.0, "tokens": 0, "checkpoint": None,

@@ -46,7 +46,7 @@ def _random_corpus(rng, n_sentences):
 
 @pytest.mark.parametrize("seed", range(40))
 def test_equal_to_seqeval_on_random_sequences(seed):
-    seqeval = pytest.importorskip("seqeval.metrics")
+    import seqeval.metrics as seqeval  # a test dependency (pyproject: [test])
     from seqeval.metrics.sequence_labeling import get_entities as seqeval_entities
 
     rng = random.Random(seed)

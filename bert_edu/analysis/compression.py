@@ -71,7 +71,8 @@ def accuracy(model, features: list[dict], head_mask=None, batch_size: int = 64, 
     correct = 0
     for batch in _batches(features, batch_size, pad_token_id):
         kwargs = {} if head_mask is None else {"head_mask": head_mask.to(device)}
-        logits = model(batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), **kwargs).logits
+        logits = model(batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                       **kwargs).logits
         correct += (logits.argmax(-1).cpu() == batch["labels"]).sum().item()
     return correct / len(features)
 

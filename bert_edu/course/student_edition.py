@@ -362,8 +362,7 @@ Use "Run All" freely: the only cells that stop are the ones waiting for your cod
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bert_edu.student_edition",
-        description="Write the student edition of the course: notebooks with the solutions taken out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Write the student edition of the course: notebooks with the solutions taken out.")
     parser.add_argument("out_dir", type=Path, help="folder to write (new or empty, unless --force)")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help=f"source notebooks folder (default: {default_notebooks_dir()})")

@@ -1,4 +1,5 @@
-"""Look inside attention: the numbers behind the pictures, static matplotlib views, and bertviz pages.
+"""Look inside attention: the numbers behind the pictures, static matplotlib views, and bertviz pages
+(notebook 06).
 
 Everything here takes what a BERT returns with ``output_attentions=True``: a tuple with one tensor of
 shape ``(batch, heads, T, T)`` per layer, where row ``i`` of a head is how query token ``i`` spreads

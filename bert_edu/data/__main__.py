@@ -1,4 +1,5 @@
-"""``python -m bert_edu.data``: the course's data as files, for the command lines and for other software."""
+"""``python -m bert_edu.data``: the course's data as files, for the command lines and for other software
+(notebook 08's split, notebook 07's corpus)."""
 
 from __future__ import annotations
 

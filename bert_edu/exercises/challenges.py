@@ -113,7 +113,8 @@ def _kd_mistakes(s, te, y, t, a):
     return {
         "multiply the soft term by T^2 (T = temperature): its gradients shrink like 1 / T^2 otherwise":
             a * _kl(te, s, t) + (1 - a) * ce,
-        "the KL goes from the teacher to the student: KL(teacher || student), sum of p_teacher * log(p_teacher / p_student)":
+        "the KL goes from the teacher to the student: KL(teacher || student), "
+        "sum of p_teacher * log(p_teacher / p_student)":
             a * t * t * _kl(s, te, t) + (1 - a) * ce,
         "divide BOTH the student's and the teacher's logits by the temperature":
             a * t * t * _kl(te * t, s, t) + (1 - a) * ce,

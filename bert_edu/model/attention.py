@@ -1,4 +1,4 @@
-"""Multi-head self-attention, as in "Attention Is All You Need" (section 3.2) and BERT.
+"""Multi-head self-attention, as in "Attention Is All You Need" (section 3.2) and BERT (notebook 03 builds it).
 
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V
 

@@ -1,4 +1,5 @@
-"""`BertConfig`: every size and rate that defines a BERT, readable and writable as an HF ``config.json``.
+"""`BertConfig`: every size and rate that defines a BERT, readable and writable as an HF ``config.json``
+(used from notebook 02 on; notebook 05 reads MiniLM's).
 
 The field names and defaults are those of ``transformers.BertConfig`` (which are those of the original
 ``bert_config.json`` of Devlin et al., 2018), so a checkpoint written by either library loads in the other.

@@ -1,4 +1,4 @@
-"""The input of BERT: token + position + segment embeddings, then LayerNorm and dropout.
+"""The input of BERT: token + position + segment embeddings, then LayerNorm and dropout (notebook 02 builds it).
 
 Section 3.2 of the BERT paper: "For a given token, its input representation is constructed by summing the
 corresponding token, segment, and position embeddings." All three are learned lookup tables:

@@ -1,4 +1,5 @@
-"""The Transformer encoder: a stack of identical layers, each attention + feed-forward (BERT section 3).
+"""The Transformer encoder: a stack of identical layers, each attention + feed-forward (BERT section 3;
+notebook 04 builds it).
 
 One layer, "post-LN" as in the original Transformer and BERT (LayerNorm *after* each residual sum):
 

@@ -37,8 +37,8 @@ Why each piece is there:
   small gradients do not underflow to 0. On a CPU we stay in fp32: CPU autocast is slower than fp32 for
   models this small.
 * **One random stream per process** (``set_seed(seed, rank)``, as nanoGPT's ``seed + seed_offset``): with
-  several processes each must draw its own dropout masks, or the "different" rows of the batch would all
-  be dropped out alike. Every random state, CUDA's included, goes into the checkpoint, so ``--resume``
+  several processes each must draw its own dropout masks, or every process would drop the same units in
+  its rows (rank 1's rows get exactly rank 0's masks): fewer independent masks than the batch has rows. Every random state, CUDA's included, goes into the checkpoint, so ``--resume``
   continues exactly.
 * **Checkpoints written atomically**: a crash in the middle of a save must never leave weights of one step
   next to optimiser state of another, which a resumed run would silently accept.
