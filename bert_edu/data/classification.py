@@ -1,4 +1,5 @@
-"""Text-classification data from your own files: a TSV or CSV with a header row.
+"""Text-classification data from your own files: a TSV or CSV with a header row (notebook 08, and
+``python -m bert_edu.finetune``).
 
 By default the columns are ``text`` and ``label``; other names are passed as ``text_column`` /
 ``label_column`` (``--text-column`` / ``--label-column`` on the command line). Labels can be anything

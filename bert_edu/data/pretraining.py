@@ -1,4 +1,4 @@
-"""The data side of BERT pretraining: next-sentence pairs, masked tokens, batches and evaluation.
+"""The data side of BERT pretraining (notebook 07): next-sentence pairs, masked tokens, batches and evaluation.
 
 Follows the original ``create_pretraining_data.py`` of the BERT repository:
 

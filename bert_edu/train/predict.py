@@ -1,4 +1,4 @@
-"""Use a fine-tuned model folder: the head saved in it decides what a prediction is.
+"""Use a fine-tuned model folder (notebooks 08, 10, 11): the head saved in it decides what a prediction is.
 
     python -m bert_edu.predict --model runs/sentiment "A gorgeous, witty film."          # a label per text
     python -m bert_edu.predict --model runs/ner "Peter Blackburn spoke in Brussels."     # the entities in a text
