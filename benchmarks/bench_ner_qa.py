@@ -213,6 +213,14 @@ def main(argv=None) -> int:
     ner.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ner.add_argument("--threads", type=int, default=1)
     ner.add_argument("--device", default="cpu")
+    sweep = sub.add_parser("ner-lr", help="the NER command line at several learning rates (validation F1)")
+    sweep.add_argument("--train-sentences", type=int, default=2000)
+    sweep.add_argument("--eval-sentences", type=int, default=1000)
+    sweep.add_argument("--epochs", type=int, default=2)
+    sweep.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 2e-4, 4e-4])
+    sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
+    sweep.add_argument("--threads", type=int, default=1)
+    sweep.add_argument("--device", default="cpu")
     qa = sub.add_parser("qa", help="question answering: SQuAD dev -> SQuADShifts NYT")
     qa.add_argument("--train-questions", type=int, default=2000)
     qa.add_argument("--test-questions", type=int, default=1000, help="0: all 10,056")
@@ -230,6 +238,8 @@ def main(argv=None) -> int:
 
         args.lr = args.lr or DEFAULTS["lr"]
         bench_qa(args)
+    if args.task == "ner-lr":
+        sweep_ner_lr(args)
     if args.task == "ner":
         from bert_edu.train.ner import DEFAULTS
 

@@ -84,8 +84,46 @@ def summarise(results: dict) -> list[dict]:
     return rows
 
 
+def paired(results: dict) -> list[dict]:
+    """Each budget minus budget 0 (random weights), paired by (labels, seed): the same sentences, the same seed."""
+    acc = {(r["steps"], r["labels"], r["seed"]): r["test_accuracy"] for r in results["runs"]}
+    rows = []
+    for steps in sorted({s for s, _, _ in acc if s > 0}):
+        for n in results["label_counts"]:
+            diffs = [acc[(steps, n, seed)] - acc[(0, n, seed)] for seed in results["seeds"]
+                     if (steps, n, seed) in acc and (0, n, seed) in acc]
+            if len(diffs) >= 2:
+                mean, ci = interval(diffs)
+                rows.append({"steps": steps, "labels": n, "mean": mean, "ci95": ci, "n": len(diffs),
+                             "beyond_noise": abs(mean) > ci})
+    return rows
+
+
+# The longest budget's checkpoint is small (about 4 MB: config, weights, vocabulary) and is committed here, so
+# notebook 07 can show what more pretraining changes without re-running it.
+COMMITTED = REPO / "benchmarks" / "results" / "checkpoints"
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def commit_checkpoint(folder: Path, budget: dict) -> str:
+    """Copy the files a reader needs (not the optimiser state) and the run's metrics without machine paths."""
+    import shutil
+
+    target = COMMITTED / folder.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CHECKPOINT_FILES:
+        shutil.copyfile(folder / name, target / name)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["config"] = {k: v for k, v in metrics.get("config", {}).items() if k not in ("out", "device")}
+    metrics.pop("history", None)  # every step's loss: 150 kB nobody reads here
+    (target / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    budget["committed_checkpoint"] = relative(target)
+    return relative(target)
+
+
 def save(results: dict, path: Path) -> None:
     results["summary"] = summarise(results)
+    results["paired"] = paired(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1) + "\n")
@@ -107,6 +145,8 @@ def main(argv=None) -> int:
     p.add_argument("--labels", default="100,300,1000")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--fresh", action="store_true")
+    p.add_argument("--commit-checkpoint", action="store_true",
+                   help=f"copy the longest budget's checkpoint to {relative(COMMITTED)} (about 4 MB)")
     args = p.parse_args(argv)
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     budgets = sorted(int(s) for s in args.steps.split(","))
@@ -145,16 +185,16 @@ def main(argv=None) -> int:
         if steps in done_budgets and (folder / "model.safetensors").is_file():
             continue
         start = time.perf_counter()
-        args = ["-m", "bert_edu.pretrain", "--out", str(folder), "--max-steps", str(steps), "--no-progress"]
+        cmd = ["-m", "bert_edu.pretrain", "--out", str(folder), "--max-steps", str(steps), "--no-progress"]
         saved = folder / "metrics.json"
         if saved.is_file() and (folder / "model.safetensors").is_file() and \
                 json.loads(saved.read_text())["step"] == steps:  # finished before an interruption: read it back
             from bert_edu.train.pretrain import summary
 
             m = summary({**json.loads(saved.read_text()), "out": str(folder)})
-            results["commands"].append("python " + " ".join(relative(Path(a)) if a.startswith("/") else a for a in args))
+            results["commands"].append("python " + " ".join(relative(Path(a)) if a.startswith("/") else a for a in cmd))
         else:
-            m = run_logged(args)
+            m = run_logged(cmd)
         results["budgets"] = [b for b in results["budgets"] if b["steps"] != steps] + [{
             "steps": steps, "cpu_minutes": round(m["seconds"] / 60, 2), "wall_minutes":
             round((time.perf_counter() - start) / 60, 2), "tokens": round(m["seconds"] * m["tokens_per_second"]),
@@ -182,6 +222,9 @@ def main(argv=None) -> int:
                                         "best_epoch": m.get("best_epoch"), "seconds": m.get("seconds")})
                 save(results, out)
                 log(f"steps {steps:5d}  labels {n:5d}  seed {seed}: test accuracy {m['test_accuracy']:.3f}")
+    if args.commit_checkpoint:
+        longest = max(results["budgets"], key=lambda b: b["steps"])
+        log(f"committed checkpoint: {commit_checkpoint(folders[longest['steps']], longest)}")
     save(results, out)
     for row in results["summary"]:
         log(f"{row['steps']:5d} steps ({row['cpu_minutes']:5.1f} CPU-min)  {row['labels']:5d} labels: "

@@ -115,3 +115,14 @@ def test_tag_baselines():
     assert base["most frequent tag"] == pytest.approx(1 / 3)  # DT and NN tie at 2: DT, seen first
     # the -> DT (right), run -> VB (seen first of its tie; right), dog unseen -> DT (wrong)
     assert base["most frequent tag of the word"] == pytest.approx(2 / 3)
+
+
+def test_sentence_vectors_are_each_layers_mean_over_real_tokens_whatever_the_padding(model, tokenizer):
+    texts = ["the cat runs .", "a big dog sleeps .", "the small cats run ."]
+    batched = P.sentence_vectors(model, tokenizer, texts, batch_size=3)  # padded to the longest
+    assert batched.shape == (3, 3, 32)
+    for i, text in enumerate(texts):  # one at a time: no padding at all
+        enc = tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            hidden = torch.stack(model(**enc, output_hidden_states=True).hidden_states)[:, 0]
+        torch.testing.assert_close(batched[:, i], hidden.mean(1), atol=1e-5, rtol=1e-5)

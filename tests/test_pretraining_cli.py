@@ -118,3 +118,36 @@ def test_exchange_rate_helpers(tmp_path):
                "runs": [{"steps": s, "labels": 10, "seed": k, "test_accuracy": 0.5 + s / 100} for s in (0, 5)
                         for k in (0, 1)]}
     assert [(r["steps"], r["n"], round(r["mean"], 2)) for r in er.summarise(results)] == [(0, 2, 0.5), (5, 2, 0.55)]
+    # paired by seed: budget 5 minus budget 0 on the same sentences and seed
+    results["seeds"] = [0, 1, 2]
+    results["runs"] = [{"steps": s, "labels": 10, "seed": k, "test_accuracy": 0.5 + s / 100 + (0.01 * k if s else 0)}
+                       for s in (0, 5) for k in (0, 1, 2)]
+    (row,) = er.paired(results)
+    assert (row["steps"], row["labels"], row["n"]) == (5, 10, 3)
+    assert row["mean"] == pytest.approx(0.06) and row["ci95"] == pytest.approx(4.303 * 0.01 / 3 ** 0.5)
+    assert row["beyond_noise"]
+    results["runs"] = [r for r in results["runs"] if not (r["steps"] == 0 and r["seed"] > 0)]
+    assert er.paired(results) == [], "a single pair is no interval"
+
+
+def test_exchange_rate_commits_only_what_a_reader_needs(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("exchange_rate", REPO / "benchmarks" / "exchange_rate.py")
+    er = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(er)
+    run = tmp_path / "pretrain-9"
+    run.mkdir()
+    for name in er.CHECKPOINT_FILES + ("training_state.pt",):
+        (run / name).write_text(name)
+    (run / "metrics.json").write_text(json.dumps({"config": {"out": "/home/me/x", "device": "cpu", "lr": 1},
+                                                  "history": [1, 2], "final": {"mlm_accuracy": 0.3}}))
+    monkeypatch.setattr(er, "COMMITTED", tmp_path / "committed")
+    budget = {"steps": 9}
+    er.commit_checkpoint(run, budget)
+    kept = tmp_path / "committed" / "pretrain-9"
+    assert sorted(p.name for p in kept.iterdir()) == sorted(er.CHECKPOINT_FILES + ("metrics.json",))
+    metrics = json.loads((kept / "metrics.json").read_text())
+    assert metrics == {"config": {"lr": 1}, "final": {"mlm_accuracy": 0.3}}, "no machine path, no per-step history"
+    assert budget["committed_checkpoint"].endswith("pretrain-9")

@@ -1,4 +1,4 @@
-"""Linear probes: what does each layer make linearly readable? (notebook 12)
+"""Linear probes: what does each layer make linearly readable? (notebooks 12 and 08)
 
 A *probe* is a small classifier trained on a frozen model's vectors to predict a property the model was
 never trained on; here the part of speech of each word (CoNLL-2003's second column, ``Sentence.pos``). One
@@ -51,6 +51,26 @@ def word_vectors(model, tokenizer, sentences, batch_size: int = 32, max_length: 
             first = [t for t, w in enumerate(f["word_ids"]) if w is not None and f["word_ids"][t - 1] != w]
             per_feature.append(hidden[:, i, first].float().cpu())
     return torch.cat(per_feature, dim=1)
+
+
+@torch.no_grad()
+def sentence_vectors(model, tokenizer, texts, batch_size: int = 64, max_length: int = 128) -> torch.Tensor:
+    """(layers + 1, sentences, hidden): every layer's mean over each sentence's tokens (padding excluded).
+
+    What a frozen encoder offers a sentence classifier (notebook 08 probes its pretrained checkpoint against
+    random weights with it); ``model`` is a BertModel or anything returning ``hidden_states``."""
+    from bert_edu.model.bert import mean_pooling
+
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                        max_length=max_length, return_tensors="pt")
+        mask = enc["attention_mask"].to(device)
+        hidden = model(enc["input_ids"].to(device), attention_mask=mask, output_hidden_states=True).hidden_states
+        out.append(torch.stack([mean_pooling(h, mask).float().cpu() for h in hidden]))
+    return torch.cat(out, dim=1)
 
 
 def word_tags(sentences, column: str = "pos") -> list[str]:
