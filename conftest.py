@@ -21,3 +21,15 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{path:55s} {seconds:7.1f} s")
     total = sum(_notebook_seconds.values())
     tr.write_line(f"{'all notebooks':55s} {total:7.1f} s  ({total / 60:.1f} min)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """A checked cell (``# NBVAL_CHECK_OUTPUT``) is compared on what it prints and returns, not on warnings:
+    a library's warning on stderr depends on its version and the machine (seen: a parity cell each in notebooks 10
+    and 11 failed only because something warned on stderr under transformers 5.17, torch 2.11 and CUDA), and a
+    warning is not a result. Errors still fail the cell."""
+    for item in items:
+        notebook = item.parent
+        skip = getattr(notebook, "skip_compare", None)
+        if skip is not None and "stderr" not in skip:
+            notebook.skip_compare = skip + ("stderr",)

@@ -21,6 +21,17 @@ transformers' run_qa.py example: max length 384, stride 128, 20 best starts x 20
 30 tokens), from the same MiniLM weights, on the same random sample of SQuAD v1.1 dev questions (seed 0), for
 the same epochs, batch size and learning rate. Both are scored with the same SQuAD metric on questions of
 ANOTHER domain: a random sample of SQuADShifts New York Times (``--test-questions 0``: all 10,056).
+
+    python benchmarks/bench_ner_qa.py qa-lr --lrs 1e-4 3e-4 5e-4   # how the QA default lr was checked
+
+qa-lr: the QA command line at several learning rates on the training sample of `qa`, each scored on a random
+sample of SQuADShifts new Wikipedia (its --eval set: validation, never the NYT test set).
+
+    python benchmarks/bench_ner_qa.py qa-shifts --model DIR   # a saved QA model on SQuAD dev and every shifted set
+
+qa-shifts: the model that `python -m bert_edu.qa --out DIR` saved, scored with the same SQuAD metric on SQuAD v1.1
+dev and on each SQuADShifts set (new Wikipedia, New York Times, Reddit, Amazon reviews): what the domain shift
+costs. Each F1 and EM comes with a 95% interval over its questions (mean +- 1.96 standard errors).
 """
 
 from __future__ import annotations
@@ -200,6 +211,81 @@ def sweep_ner_lr(args) -> None:
     print(json.dumps({"task": "ner-lr", "runs": rows}))
 
 
+def sweep_qa_lr(args) -> None:
+    """The QA command line at several learning rates (same data and seed): F1 on a new-Wikipedia sample."""
+    from bert_edu.data.squad import read_squad, squad_path, write_squad
+
+    from bench_qa import qa_samples  # benchmarks/bench_qa.py
+
+    args.test_questions = 0
+    train, _ = qa_samples(args)
+    dev = random.Random(0).sample(read_squad(squad_path("new_wiki")), args.eval_questions)
+    print(f"QA learning rates: {len(train)} SQuAD dev questions x {args.epochs} epoch(s), F1 on {len(dev)} "
+          f"new-Wikipedia questions, {args.threads} thread(s) per run, {args.parallel} run(s) at a time", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_squad(train, Path(tmp) / "train.json")
+        write_squad(dev, Path(tmp) / "dev.json")
+        jobs = [(lr, seed) for lr in args.lrs for seed in args.seeds]
+        running = []
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+
+        def finish(job, process):
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:
+                raise SystemExit(f"the command line failed:\n{stderr[-2000:]}")
+            metrics = json.loads(stdout.strip().splitlines()[-1])
+            rows.append({"lr": job[0], "seed": job[1], "eval_f1": metrics["f1"],
+                         "eval_exact_match": metrics["exact_match"]})
+            print(f"  lr {job[0]:g}, seed {job[1]}: new-Wikipedia F1 {100 * metrics['f1']:.2f}, "
+                  f"EM {100 * metrics['exact_match']:.2f}", flush=True)
+
+        for lr, seed in jobs:
+            if len(running) == args.parallel:
+                finish(*running.pop(0))
+            cmd = [sys.executable, "-m", "bert_edu.qa", "--train", f"{tmp}/train.json", "--eval", f"{tmp}/dev.json",
+                   "--init", "minilm", "--out", f"{tmp}/run-{lr:g}-{seed}", "--epochs", str(args.epochs),
+                   "--lr", str(lr), "--seed", str(seed), "--no-progress", "--device", args.device]
+            running.append(((lr, seed), subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                         text=True, env=env, cwd=ROOT)))
+        for job, process in running:
+            finish(job, process)
+    print(json.dumps({"task": "qa-lr", "train_questions": len(train), "eval_questions": len(dev),
+                      "epochs": args.epochs, "runs": sorted(rows, key=lambda r: (r["lr"], r["seed"]))}))
+
+
+def qa_shifts(args) -> None:
+    """A saved QA model scored on SQuAD dev and every SQuADShifts set, each with a 95% interval."""
+    from bert_edu.data.squad import gold_answers, read_squad, squad_path, tokenize_windows
+    from bert_edu.evaluation.squad import exact_match_score, f1_score
+    from bert_edu.train.device import describe, get_device
+    from bert_edu.train.qa import evaluate_qa, load_qa_model
+
+    device = get_device(args.device)
+    model, tokenizer = load_qa_model(args.model, device)
+    print(f"QA model {args.model} on {describe(device)}", flush=True)
+    rows = {}
+    for split in args.splits:
+        examples = read_squad(squad_path(split))
+        if args.questions:  # a random sample, the same for every model
+            examples = random.Random(0).sample(examples, min(args.questions, len(examples)))
+        windows = tokenize_windows(tokenizer, examples, args.max_length, args.stride)
+        scored = evaluate_qa(model, examples, windows, device=device, pad_token_id=tokenizer.pad_token_id)
+        golds = gold_answers(examples)
+        row = {"questions": len(examples)}
+        for key, score in (("exact_match", exact_match_score), ("f1", f1_score)):
+            values = [score(p["answer"], golds[ex.id]) for ex, p in zip(examples, scored["predictions"])]
+            mean = statistics.fmean(values)
+            assert abs(mean - scored[key]) < 1e-9  # the per-question scores are the ones squad_scores averages
+            row[key] = mean
+            row[f"{key}_half_interval"] = 1.96 * statistics.stdev(values) / math.sqrt(len(values))
+        rows[split] = row
+        print(f"  {split:>10}: {len(examples):6,d} questions  EM {100 * row['exact_match']:.1f} "
+              f"+- {100 * row['exact_match_half_interval']:.1f}  F1 {100 * row['f1']:.1f} "
+              f"+- {100 * row['f1_half_interval']:.1f}", flush=True)
+    print(json.dumps({"task": "qa-shifts", "model": Path(args.model).name, "splits": rows}))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="task", required=True)
@@ -230,7 +316,27 @@ def main(argv=None) -> int:
     qa.add_argument("--seeds", type=int, nargs="+", default=[0])
     qa.add_argument("--threads", type=int, default=1)
     qa.add_argument("--device", default="cpu")
+    qa_lr = sub.add_parser("qa-lr", help="the QA command line at several learning rates (new-Wikipedia F1)")
+    qa_lr.add_argument("--train-questions", type=int, default=2000)
+    qa_lr.add_argument("--eval-questions", type=int, default=500)
+    qa_lr.add_argument("--epochs", type=int, default=1)
+    qa_lr.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 3e-4, 5e-4])
+    qa_lr.add_argument("--seeds", type=int, nargs="+", default=[0])
+    qa_lr.add_argument("--threads", type=int, default=1)
+    qa_lr.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    qa_lr.add_argument("--device", default="cpu")
+    shifts = sub.add_parser("qa-shifts", help="a saved QA model on SQuAD dev and every SQuADShifts set")
+    shifts.add_argument("--model", required=True, help="the --out folder of python -m bert_edu.qa")
+    shifts.add_argument("--splits", nargs="+", default=["squad_dev", "new_wiki", "nyt", "reddit", "amazon"])
+    shifts.add_argument("--questions", type=int, default=0, help="a random sample of N per set (0: all)")
+    shifts.add_argument("--max-length", type=int, default=384)
+    shifts.add_argument("--stride", type=int, default=128)
+    shifts.add_argument("--device", default=None, help="default: the best available")
     args = parser.parse_args(argv)
+    if args.task == "qa-lr":
+        sweep_qa_lr(args)
+    if args.task == "qa-shifts":
+        qa_shifts(args)
     if args.task == "qa":
         from bert_edu.train.qa import DEFAULTS
 

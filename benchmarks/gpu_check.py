@@ -1,20 +1,27 @@
-"""`make gpu-check`: every GPU path of the course in one command, on one CUDA GPU, in at most 8 minutes.
+"""`make gpu-check`: every GPU path of the course in one command, on one CUDA GPU.
 
     python benchmarks/gpu_check.py              # what `make gpu-check` runs
     python benchmarks/gpu_check.py --dry-run    # print the plan and run nothing (works without a GPU)
+    python benchmarks/gpu_check.py --steps 5 6  # only some steps (numbers as --dry-run prints them)
 
 In order, each step a separate process (its output goes to a log file, whose end is shown if it fails):
 
 1. notebooks 07 and 08 under nbval: on CUDA they choose their GPU recipes themselves
    (bert_edu.train.pretrain.course_recipe, notebook 08's settings); ``BERT_EDU_DEVICE=cuda`` is set, so they
    cannot quietly fall back to the CPU;
-2. the pretraining benchmark (benchmarks/bench_pretraining.py) at BERT-base size, in bf16 where the GPU has it
+2. notebooks 10 and 11 under nbval: on CUDA they train on all of CoNLL-2003 and on every SQuAD question of
+   notebook 11's training pool;
+3. the pretraining benchmark (benchmarks/bench_pretraining.py) at BERT-base size, in bf16 where the GPU has it
    natively (fp16 + grad scaler elsewhere): tokens/s and MFU of our model and of transformers' in the same run;
-3. the README's full-data fine-tuning command (MiniLM, the whole training split, 3 epochs): test accuracy.
+4. the README's full-data fine-tuning command for sentiment (MiniLM, the whole training split, 3 epochs):
+   test accuracy;
+5. the README's full-data NER command (MiniLM, all 14,041 CoNLL-2003 training sentences, 3 epochs): test F1;
+6. the README's full-data QA command (MiniLM, all 10,565 SQuAD v1.1 dev questions, 2 epochs; epoch chosen on
+   SQuADShifts new Wikipedia): F1 and exact match on SQuADShifts New York Times, a domain it never saw.
 
 Then one summary table. Without a CUDA GPU it stops at once with an ``error:`` line and exit status 2: no CPU
 fallback, so a finished check always means the GPU ran. A step that fails or runs out of its time makes the
-exit status 1. The whole check has a budget of 8 minutes (``--budget``); each step gets at most its own time
+exit status 1. The whole check has a budget of 27 minutes (``--budget``); each step gets at most its own time
 limit and never more than what is left.
 """
 
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_SECONDS = 8 * 60
+BUDGET_SECONDS = 27 * 60
 
 
 @dataclass
@@ -46,13 +53,20 @@ class Step:
 
 
 def plan(python: str, work: Path) -> list[Step]:
-    """The three steps, as the commands they run."""
-    notebooks = ["notebooks/07_pretraining.ipynb", "notebooks/08_finetune_sentiment.ipynb"]
+    """The six steps, as the commands they run."""
+    from bert_edu.data.assets import asset_dir
+
+    def nbval(*notebooks):
+        return [python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+                *[f"notebooks/{name}.ipynb" for name in notebooks]]
+
     data, out = work / "rt", work / "rt-minilm"
+    conll, squad = asset_dir("conll2003"), asset_dir("squad")
     return [
-        Step("notebooks 07 + 08 (GPU recipes, nbval)",
-             [[python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
-               *notebooks]], limit=300),
+        Step("notebooks 07 + 08 (GPU recipes, nbval)", [nbval("07_pretraining", "08_finetune_sentiment")],
+             limit=600),
+        Step("notebooks 10 + 11 (GPU recipes, nbval)", [nbval("10_named_entities", "11_question_answering")],
+             limit=300),
         Step("pretraining benchmark, BERT-base, bf16 (fp16 where not native)",
              [[python, "benchmarks/bench_pretraining.py", "--device", "cuda", "--dtype", "auto", "--size", "base",
                "--batch-size", "64", "--seq-len", "128", "--steps", "10", "--json", str(work / "bench.json")]],
@@ -62,6 +76,17 @@ def plan(python: str, work: Path) -> list[Step]:
               [python, "-m", "bert_edu.finetune", "--train", str(data / "train.csv"),
                "--eval", str(data / "validation.csv"), "--test", str(data / "test.csv"), "--init", "minilm",
                "--out", str(out), "--epochs", "3", "--no-progress"]], limit=150, parse="finetune"),
+        Step("full-data NER (MiniLM, CoNLL-2003, 3 epochs)",
+             [[python, "-m", "bert_edu.assets", "download", "conll2003"],
+              [python, "-m", "bert_edu.ner", "--train", str(conll / "train.txt"), "--eval", str(conll / "valid.txt"),
+               "--test", str(conll / "test.txt"), "--init", "minilm", "--out", str(work / "ner-minilm"),
+               "--epochs", "3", "--no-progress"]], limit=180, parse="ner"),
+        Step("full-data QA (MiniLM, SQuAD dev -> NYT, 2 epochs)",
+             [[python, "-m", "bert_edu.assets", "download", "squad"],
+              [python, "-m", "bert_edu.qa", "--train", str(squad / "squaddev_v1.1.json"),
+               "--eval", str(squad / "new_wiki_v1.0.json"), "--test", str(squad / "nyt_v1.0.json"),
+               "--init", "minilm", "--out", str(work / "qa-minilm"), "--epochs", "2", "--no-progress"]],
+             limit=300, parse="qa"),
     ]
 
 
@@ -93,7 +118,9 @@ def run_step(step: Step, log: Path, seconds_left: float, env: dict) -> None:
             try:
                 proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=f, text=True,
                                       timeout=max(left, 1.0))
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as stopped:
+                partial = stopped.stdout or ""  # what it printed before it was stopped: how far it got
+                f.write(partial.decode(errors="replace") if isinstance(partial, bytes) else partial)
                 step.status = f"TIMEOUT ({limit:.0f} s)"
                 break
             stdout = proc.stdout
@@ -123,6 +150,14 @@ def read_figures(kind: str, stdout: str, work: Path) -> dict:
         metrics = json.loads(stdout.strip().splitlines()[-1])
         return {"test accuracy": f"{metrics['test_accuracy']:.1%}", "validation": f"{metrics['accuracy']:.1%}",
                 "train seconds": f"{metrics['seconds']:.0f}"}
+    if kind == "ner":
+        metrics = json.loads(stdout.strip().splitlines()[-1])
+        return {"test F1": f"{metrics['f1']:.1%}", "precision": f"{metrics['precision']:.1%}",
+                "recall": f"{metrics['recall']:.1%}", "train seconds": f"{metrics['seconds']:.0f}"}
+    if kind == "qa":
+        metrics = json.loads(stdout.strip().splitlines()[-1])
+        return {"NYT F1": f"{metrics['f1']:.1%}", "NYT EM": f"{metrics['exact_match']:.1%}",
+                "new-wiki F1": f"{metrics['eval_f1']:.1%}", "train seconds": f"{metrics['seconds']:.0f}"}
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -148,11 +183,19 @@ def main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true", help="print the steps and their commands, run nothing")
     p.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds for the whole check")
     p.add_argument("--work", help="folder for logs, data and checkpoints (default: a new temporary folder)")
+    p.add_argument("--steps", type=int, nargs="+", metavar="N", help="run only these steps (default: all)")
     args = p.parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bert-edu-gpu-check-"))
     steps = plan(sys.executable, work)
+    if args.steps:
+        wrong = sorted(set(args.steps) - set(range(1, len(steps) + 1)))
+        if wrong:
+            print(f"error: --steps {' '.join(map(str, wrong))}: there are steps 1 to {len(steps)}; "
+                  "see them with --dry-run", file=sys.stderr)
+            return 2
+    numbered = [(i, step) for i, step in enumerate(steps, 1) if not args.steps or i in args.steps]
     if args.dry_run:
-        for i, step in enumerate(steps, 1):
+        for i, step in numbered:
             print(f"{i}. {step.name} (at most {step.limit:.0f} s)")
             for cmd in step.commands:
                 print("     " + " ".join(cmd))
@@ -168,7 +211,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, BERT_EDU_DEVICE="cuda", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     start = time.perf_counter()
-    for i, step in enumerate(steps, 1):
+    for i, step in numbered:
         log = work / f"step{i}.log"
         print(f"[gpu-check] {i}/{len(steps)} {step.name} ... (log: {log})", flush=True)
         run_step(step, log, args.budget - (time.perf_counter() - start), env)
@@ -176,8 +219,9 @@ def main(argv=None) -> int:
         if step.status != "ok":
             tail = log.read_text(errors="replace").strip().splitlines()[-20:]
             print("\n".join("    | " + line for line in tail), flush=True)
-    print(summary(steps, device))
-    return 0 if all(s.status == "ok" for s in steps) else 1
+    ran = [step for _, step in numbered]
+    print(summary(ran, device))
+    return 0 if all(s.status == "ok" for s in ran) else 1
 
 
 if __name__ == "__main__":

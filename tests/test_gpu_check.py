@@ -24,10 +24,31 @@ def test_dry_run_lists_every_step(capsys, tmp_path):
     assert gpu_check.main(["--dry-run", "--work", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for needle in ("07_pretraining.ipynb", "08_finetune_sentiment.ipynb", "--nbval-lax", "bench_pretraining.py",
-                   "--size base", "bert_edu.finetune", "--epochs 3", "bert_edu.data sentiment"):
+                   "--size base", "bert_edu.finetune", "--epochs 3", "bert_edu.data sentiment",
+                   "10_named_entities.ipynb", "11_question_answering.ipynb", "bert_edu.ner", "conll2003/test.txt",
+                   "bert_edu.qa", "squaddev_v1.1.json", "nyt_v1.0.json", "--epochs 2"):
         assert needle in out, needle
     steps = gpu_check.plan(sys.executable, tmp_path)
     assert sum(s.limit for s in steps) <= gpu_check.BUDGET_SECONDS + 60  # each step fits; the budget caps all
+
+
+def test_steps_picks_some_and_keeps_their_numbers(capsys, tmp_path):
+    assert gpu_check.main(["--dry-run", "--work", str(tmp_path), "--steps", "5", "2"]) == 0
+    out = capsys.readouterr().out
+    numbered = [line for line in out.splitlines() if line[:1].isdigit()]
+    assert [line.split(".")[0] for line in numbered] == ["2", "5"]
+    assert "10_named_entities" in out and "bert_edu.ner" in out and "bench_pretraining" not in out
+    assert gpu_check.main(["--dry-run", "--steps", "7"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --steps 7: there are steps 1 to 6") and err.count("\n") == 1
+
+
+def test_ner_and_qa_figures_are_read_from_their_json_lines(tmp_path):
+    ner = json.dumps({"f1": 0.9012, "precision": 0.9, "recall": 0.9025, "seconds": 61.2})
+    assert gpu_check.read_figures("ner", "epoch 1/3 ...\n" + ner + "\n", tmp_path)["test F1"] == "90.1%"
+    qa = json.dumps({"f1": 0.7, "exact_match": 0.55, "eval_f1": 0.8, "seconds": 99.0})
+    figures = gpu_check.read_figures("qa", qa, tmp_path)
+    assert figures["NYT F1"] == "70.0%" and figures["NYT EM"] == "55.0%" and figures["new-wiki F1"] == "80.0%"
 
 
 def test_without_cuda_it_fails_loudly(monkeypatch, capsys):
@@ -49,6 +70,10 @@ def test_a_step_runs_under_its_limit_and_the_table_shows_it(tmp_path):
     gpu_check.run_step(bad, tmp_path / "bad.log", 30, env=None)
     assert ok.status == "ok" and "hello" in (tmp_path / "ok.log").read_text()
     assert slow.status.startswith("TIMEOUT") and slow.seconds < 10
+    talks = gpu_check.Step("talks", [[sys.executable, "-u", "-c",
+                                      "import time; print('cell 1 PASSED', flush=True); time.sleep(30)"]], limit=3)
+    gpu_check.run_step(talks, tmp_path / "talks.log", 30, env=None)
+    assert talks.status.startswith("TIMEOUT") and "cell 1 PASSED" in (tmp_path / "talks.log").read_text()
     assert bad.status == "FAIL (exit 3)"
     table = gpu_check.summary([ok, slow, bad], "a test GPU")
     assert "a test GPU" in table and "SOME STEPS FAILED" in table and len(table.splitlines()) == 6

@@ -192,7 +192,8 @@ def squad_files(tmp_path_factory):
 def test_command_line_trains_saves_and_predicts(tiny_qa_folder, squad_files, tmp_path):
     train, dev = squad_files
     result = run("bert_edu.qa", "--train", train, "--eval", dev, "--test", dev, "--init", tiny_qa_folder,
-                 "--out", tmp_path / "run", "--epochs", 2, "--batch-size", 4, "--no-progress")
+                 "--out", tmp_path / "run", "--epochs", 2, "--batch-size", 4, "--no-progress",
+                 "--mixed-precision", "no")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0 <= metrics["exact_match"] <= metrics["f1"] <= 1
@@ -235,3 +236,16 @@ def test_missing_file_and_bad_model_folder(tmp_path, squad_files):
     assert result.returncode == 2 and "no such file" in result.stderr
     result = run("bert_edu.predict", "--model", tmp_path, "--question", "q?", "--context", "c")
     assert result.returncode == 2 and result.stderr.startswith("error: ")
+
+
+def test_a_saved_model_is_scored_on_every_shifted_set(tiny_qa_folder, tmp_path):
+    """benchmarks/bench_ner_qa.py qa-shifts: one row per set, with the interval of its per-question scores."""
+    script = os.path.join(ROOT, "benchmarks", "bench_ner_qa.py")
+    result = subprocess.run([sys.executable, script, "qa-shifts", "--model", str(tiny_qa_folder),
+                             "--splits", "nyt", "amazon", "--questions", "6", "--device", "cpu"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout.strip().splitlines()[-1])["splits"]
+    assert list(rows) == ["nyt", "amazon"]
+    for row in rows.values():
+        assert row["questions"] == 6 and 0 <= row["exact_match"] <= row["f1"] <= 1 and row["f1_half_interval"] >= 0

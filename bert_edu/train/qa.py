@@ -41,8 +41,8 @@ from bert_edu.evaluation.squad import best_span, squad_scores
 from bert_edu.train import common
 from bert_edu.train.finetune import bucketed_batches, load_tokenizer, sorted_batches
 
-# lr 3e-4, chosen by measurement (benchmarks/bench_ner_qa.py and the issue's calibration of the transformers recipe:
-# F1 0.135 at 1e-4, 0.195 at 3e-4): like NER, a 6-layer, 384-wide model wants a
+# lr 3e-4, chosen by measurement (benchmarks/bench_ner_qa.py qa-lr: new-Wikipedia F1 30.2 / 48.7 / 46.9 at
+# 1e-4 / 3e-4 / 5e-4, results in benchmarks/results/ner_qa.json): like NER, a 6-layer, 384-wide model wants a
 # higher rate than BERT-base's 3e-5..5e-5. 384 tokens / stride 128 are the BERT paper's and transformers' values.
 DEFAULTS = dict(epochs=2, lr=3e-4, batch_size=16, max_length=384, stride=128, max_answer_length=30,
                 warmup_ratio=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=0)
@@ -138,7 +138,7 @@ def train_qa(model, features, eval_examples=None, eval_features=None, *, epochs:
              warmup_ratio: float = DEFAULTS["warmup_ratio"], weight_decay: float = DEFAULTS["weight_decay"],
              max_grad_norm: float | None = DEFAULTS["max_grad_norm"], seed: int = DEFAULTS["seed"], device=None,
              pad_token_id: int = 0, bucket: bool = True, max_answer_length: int = DEFAULTS["max_answer_length"],
-             progress: bool = True, log=print) -> QAResult:
+             progress: bool = True, mixed_precision: str = "auto", log=print) -> QAResult:
     """Fine-tune on labelled windows (:func:`bert_edu.data.squad.train_features`). With eval examples, score
     them after every epoch and keep the weights of the best epoch by F1 (ties: the earlier)."""
     from tqdm.auto import tqdm
@@ -151,7 +151,7 @@ def train_qa(model, features, eval_examples=None, eval_features=None, *, epochs:
     total_steps = math.ceil(len(features) / batch_size) * epochs
     optimizer = common.make_optimizer(model, lr, weight_decay)
     scheduler = common.linear_warmup_decay(optimizer, int(warmup_ratio * total_steps), total_steps)
-    scaler = common.make_grad_scaler(device)
+    scaler = common.make_grad_scaler(device, mixed_precision)
     result, best_state, start = QAResult(), None, time.perf_counter()
     lengths = [len(f["input_ids"]) for f in features]
     for epoch in range(1, epochs + 1):
@@ -165,7 +165,7 @@ def train_qa(model, features, eval_examples=None, eval_features=None, *, epochs:
         loss_sum = 0.0
         for idx in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress):
             batch = common.move_to(collate_qa([features[i] for i in idx], pad_token_id), device)
-            with common.autocast(device):
+            with common.autocast(device, mixed_precision):
                 loss = model(**batch).loss
             scaler.scale(loss).backward()
             common.clip_and_step(model, optimizer, scaler, max_grad_norm)
@@ -173,6 +173,8 @@ def train_qa(model, features, eval_examples=None, eval_features=None, *, epochs:
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.item()
             result.steps += 1
+            if result.steps == 1:  # the first batch was checked; the others come from the same tokenizer
+                common.skip_input_checks(model)
         row = {"epoch": epoch, "train_loss": loss_sum / len(batches), "seconds": time.perf_counter() - start}
         if eval_examples:
             scores = evaluate_qa(model, eval_examples, eval_features, device=device, pad_token_id=pad_token_id,
@@ -187,6 +189,7 @@ def train_qa(model, features, eval_examples=None, eval_features=None, *, epochs:
             shown = f", eval EM {100 * row['eval_exact_match']:.1f}%, F1 {100 * row['eval_f1']:.1f}%" \
                 if "eval_f1" in row else ""
             log(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}{shown} ({row['seconds']:.0f} s)")
+    common.skip_input_checks(model, skip=False)
     if best_state is not None and result.best_epoch != epochs:
         model.load_state_dict(best_state)
         if log:
@@ -313,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=True,
                    help="batch windows of similar length together (faster: less padding)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    common.add_mixed_precision_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -373,7 +377,8 @@ def main(argv=None) -> int:
     result = train_qa(model, features, data["eval"], eval_features, epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
                       seed=args.seed, device=device, pad_token_id=pad_id, bucket=args.bucket,
-                      max_answer_length=args.max_answer_length, progress=not args.no_progress, log=log)
+                      max_answer_length=args.max_answer_length, progress=not args.no_progress,
+                      mixed_precision=args.mixed_precision, log=log)
     final, split = result.best, "eval"
     if test_features is not None:
         final = evaluate_qa(model, data["test"], test_features, device=device, pad_token_id=pad_id,
