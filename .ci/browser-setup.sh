@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install what tests/test_bertviz_browser.py needs from outside Python: a headless Chromium. Idempotent:
-# a second run checks and returns at once.
+# Install what the real-browser tests need (tests/test_bertviz_browser.py, test_browser_book.py,
+# test_browser_jupyterlab.py): a headless Chromium (apt) and Playwright for Python (pip, into the course's
+# virtual environment: .venv, or $BERT_EDU_PYTHON's). Playwright drives that system Chromium; its own browser
+# download (`playwright install`) is never used. Idempotent: a second run checks and returns at once.
 #
-#   sudo bash .ci/browser-setup.sh        # needs root (apt-get); CI calls it from .ci/run
+#   sudo bash .ci/browser-setup.sh        # root only for apt-get; CI calls it from .ci/run after `make setup`
 #
 # Nothing else: the JavaScript that bertviz's pages need (require.js, d3, jQuery) is inlined into the pages
 # by bert_edu.course.viz, from PyPI wheels fetched like the course's other assets (pinned, sha256-checked:
@@ -15,8 +17,25 @@ set -euo pipefail
 
 log() { echo "[browser-setup] $*"; }
 
+# Playwright for Python, pinned by constraints.txt, into the course's environment
+cd "$(dirname "$0")/.."
+PY="${BERT_EDU_PYTHON:-.venv/bin/python}"
+install_playwright() {
+  if [ ! -x "$PY" ]; then
+    echo "[browser-setup] no Python environment at $PY: run \`make setup\` first, or set BERT_EDU_PYTHON" >&2
+    exit 1
+  fi
+  if "$PY" -c "import playwright.sync_api" 2>/dev/null; then
+    log "playwright present: $("$PY" -m pip show playwright 2>/dev/null | sed -n 's/^Version: //p')"
+  else
+    log "installing playwright (pip, constraints.txt)"
+    "$PY" -m pip install -q -c constraints.txt playwright
+  fi
+}
+
 if [ -x /usr/bin/chromium ]; then
   log "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+  install_playwright
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -33,3 +52,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq chromium >/dev/null
 log "installed: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+install_playwright

@@ -256,6 +256,7 @@ def sweep_qa_lr(args) -> None:
 
 def qa_shifts(args) -> None:
     """A saved QA model scored on SQuAD dev and every SQuADShifts set, each with a 95% interval."""
+    from bert_edu.data.cloze_qa import DOMAINS, cloze_path
     from bert_edu.data.squad import gold_answers, read_squad, squad_path, tokenize_windows
     from bert_edu.evaluation.squad import exact_match_score, f1_score
     from bert_edu.train.device import describe, get_device
@@ -266,7 +267,7 @@ def qa_shifts(args) -> None:
     print(f"QA model {args.model} on {describe(device)}", flush=True)
     rows = {}
     for split in args.splits:
-        examples = read_squad(squad_path(split))
+        examples = read_squad(cloze_path(split) if split in DOMAINS else squad_path(split))  # cloze: notebook 11
         if args.questions:  # a random sample, the same for every model
             examples = random.Random(0).sample(examples, min(args.questions, len(examples)))
         windows = tokenize_windows(tokenizer, examples, args.max_length, args.stride)
@@ -327,7 +328,8 @@ def main(argv=None) -> int:
     qa_lr.add_argument("--device", default="cpu")
     shifts = sub.add_parser("qa-shifts", help="a saved QA model on SQuAD dev and every SQuADShifts set")
     shifts.add_argument("--model", required=True, help="the --out folder of python -m bert_edu.qa")
-    shifts.add_argument("--splits", nargs="+", default=["squad_dev", "new_wiki", "nyt", "reddit", "amazon"])
+    shifts.add_argument("--splits", nargs="+", default=["squad_dev", "new_wiki", "nyt", "reddit", "amazon"],
+                        help="SQuAD asset splits, or the cloze domains wiki, news, plots (bert_edu.data.cloze_qa)")
     shifts.add_argument("--questions", type=int, default=0, help="a random sample of N per set (0: all)")
     shifts.add_argument("--max-length", type=int, default=384)
     shifts.add_argument("--stride", type=int, default=128)

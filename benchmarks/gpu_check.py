@@ -6,13 +6,17 @@
 
 In order, each step a separate process (its output goes to a log file, whose end is shown if it fails):
 
+0. the GPU smoke suite (``pytest -m gpu tests/gpu``, about 2 minutes): 50 bf16 pretraining steps through the
+   command, stop and resume exact on CUDA, no host sync between log steps, an fp16 grad-scaler step, NER and QA
+   evaluations in each precision, notebook 07's learner loop and notebook 08's fine-tuning loop on CUDA;
 1. notebooks 07 and 08 under nbval: on CUDA they choose their GPU recipes themselves
    (bert_edu.train.pretrain.course_recipe, notebook 08's settings); ``BERT_EDU_DEVICE=cuda`` is set, so they
    cannot quietly fall back to the CPU;
 2. notebooks 10 and 11 under nbval: on CUDA they train on all of CoNLL-2003 and on every SQuAD question of
    notebook 11's training pool;
-3. the pretraining benchmark (benchmarks/bench_pretraining.py) at BERT-base size, in bf16 where the GPU has it
-   natively (fp16 + grad scaler elsewhere): tokens/s and MFU of our model and of transformers' in the same run;
+3. the pretraining benchmark (benchmarks/bench_pretraining.py) at BERT-base size, batch 256 x 128, in bf16 where
+   the GPU has it natively (fp16 + grad scaler elsewhere), without and then with ``--compile``: tokens/s and MFU
+   of the command's own training step, our model and transformers' in the same run;
 4. the README's full-data fine-tuning command for sentiment (MiniLM, the whole training split, 3 epochs):
    test accuracy;
 5. the README's full-data NER command (MiniLM, all 14,041 CoNLL-2003 training sentences, 3 epochs): test F1;
@@ -21,8 +25,8 @@ In order, each step a separate process (its output goes to a log file, whose end
 
 Then one summary table. Without a CUDA GPU it stops at once with an ``error:`` line and exit status 2: no CPU
 fallback, so a finished check always means the GPU ran. A step that fails or runs out of its time makes the
-exit status 1. The whole check has a budget of 27 minutes (``--budget``); each step gets at most its own time
-limit and never more than what is left.
+exit status 1. The whole check has a budget of 35 minutes (``--budget``; several runs of at most 10 minutes
+each with ``--steps``); each step gets at most its own time limit and never more than what is left.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_SECONDS = 27 * 60
+BUDGET_SECONDS = 35 * 60
 
 
 @dataclass
@@ -53,7 +57,7 @@ class Step:
 
 
 def plan(python: str, work: Path) -> list[Step]:
-    """The six steps, as the commands they run."""
+    """The seven steps (0 to 6), as the commands they run."""
     from bert_edu.data.assets import asset_dir
 
     def nbval(*notebooks):
@@ -62,15 +66,20 @@ def plan(python: str, work: Path) -> list[Step]:
 
     data, out = work / "rt", work / "rt-minilm"
     conll, squad = asset_dir("conll2003"), asset_dir("squad")
+    def bench(out, *extra):
+        return [python, "benchmarks/bench_pretraining.py", "--device", "cuda", "--dtype", "auto", "--size", "base",
+                "--batch-size", "256", "--seq-len", "128", "--steps", "10", "--rounds", "3", *extra,
+                "--json", str(work / out)]
+
     return [
+        Step("GPU smoke suite (tests/gpu)", [[python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "gpu",
+                                              "tests/gpu"]], limit=240),
         Step("notebooks 07 + 08 (GPU recipes, nbval)", [nbval("07_pretraining", "08_finetune_sentiment")],
              limit=600),
         Step("notebooks 10 + 11 (GPU recipes, nbval)", [nbval("10_named_entities", "11_question_answering")],
              limit=300),
-        Step("pretraining benchmark, BERT-base, bf16 (fp16 where not native)",
-             [[python, "benchmarks/bench_pretraining.py", "--device", "cuda", "--dtype", "auto", "--size", "base",
-               "--batch-size", "64", "--seq-len", "128", "--steps", "10", "--json", str(work / "bench.json")]],
-             limit=90, parse="bench"),
+        Step("pretraining benchmark, BERT-base, 256 x 128, bf16 (fp16 where not native), without/with --compile",
+             [bench("bench.json"), bench("bench-compile.json", "--compile")], limit=300, parse="bench"),
         Step("full-data fine-tuning (MiniLM, 3 epochs)",
              [[python, "-m", "bert_edu.data", "sentiment", str(data)],
               [python, "-m", "bert_edu.finetune", "--train", str(data / "train.csv"),
@@ -138,13 +147,20 @@ def run_step(step: Step, log: Path, seconds_left: float, env: dict) -> None:
 def read_figures(kind: str, stdout: str, work: Path) -> dict:
     """The numbers for the summary: from the benchmark's JSON file or the fine-tuning command's JSON line."""
     if kind == "bench":
-        result = json.loads((work / "bench.json").read_text())
-        ours, theirs = result["ours"], result["transformers"]
-        figures = {"dtype": result["dtype"], "ours tokens/s": f"{ours['tokens_per_second']:,.0f}",
-                   "transformers tokens/s": f"{theirs['tokens_per_second']:,.0f}",
-                   "ratio": f"{ours['tokens_per_second'] / theirs['tokens_per_second']:.2f}x"}
-        if ours.get("mfu") is not None:
-            figures.update({"ours MFU": f"{ours['mfu']:.1%}", "transformers MFU": f"{theirs['mfu']:.1%}"})
+        figures = {}
+        for name, suffix in (("bench.json", ""), ("bench-compile.json", " (compiled)")):
+            if not (work / name).is_file():
+                continue
+            result = json.loads((work / name).read_text())
+            ours, theirs = result["ours"], result["transformers"]
+            if not suffix:
+                figures["dtype"] = result["dtype"]
+            figures.update({f"ours tokens/s{suffix}": f"{ours['tokens_per_second']:,.0f}",
+                            f"transformers tokens/s{suffix}": f"{theirs['tokens_per_second']:,.0f}",
+                            f"ratio{suffix}": f"{ours['tokens_per_second'] / theirs['tokens_per_second']:.2f}x"})
+            if ours.get("mfu") is not None:
+                figures.update({f"ours MFU{suffix}": f"{ours['mfu']:.1%}",
+                                f"transformers MFU{suffix}": f"{theirs['mfu']:.1%}"})
         return figures
     if kind == "finetune":
         metrics = json.loads(stdout.strip().splitlines()[-1])
@@ -188,12 +204,12 @@ def main(argv=None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bert-edu-gpu-check-"))
     steps = plan(sys.executable, work)
     if args.steps:
-        wrong = sorted(set(args.steps) - set(range(1, len(steps) + 1)))
+        wrong = sorted(set(args.steps) - set(range(len(steps))))
         if wrong:
-            print(f"error: --steps {' '.join(map(str, wrong))}: there are steps 1 to {len(steps)}; "
+            print(f"error: --steps {' '.join(map(str, wrong))}: there are steps 0 to {len(steps) - 1}; "
                   "see them with --dry-run", file=sys.stderr)
             return 2
-    numbered = [(i, step) for i, step in enumerate(steps, 1) if not args.steps or i in args.steps]
+    numbered = [(i, step) for i, step in enumerate(steps) if not args.steps or i in args.steps]
     if args.dry_run:
         for i, step in numbered:
             print(f"{i}. {step.name} (at most {step.limit:.0f} s)")
@@ -213,7 +229,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for i, step in numbered:
         log = work / f"step{i}.log"
-        print(f"[gpu-check] {i}/{len(steps)} {step.name} ... (log: {log})", flush=True)
+        print(f"[gpu-check] {i}/{len(steps) - 1} {step.name} ... (log: {log})", flush=True)
         run_step(step, log, args.budget - (time.perf_counter() - start), env)
         print(f"[gpu-check]     {step.status} in {step.seconds:.0f} s", flush=True)
         if step.status != "ok":

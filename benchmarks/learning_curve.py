@@ -7,7 +7,7 @@ sentences, scored once on the whole test split:
 * ``pretrained``: the learner's checkpoint (``--pretrained``: notebook 07's, or ``python -m bert_edu.pretrain``'s);
 * ``scratch``:    the same network and vocabulary from random weights;
 * ``minilm``:     all-MiniLM-L6-v2 (distilled, then trained on ~1B sentence pairs, some labelled);
-* ``bow``:        a bag-of-words logistic regression (``bert_edu.train.baselines``).
+* ``bow``:        a bag-of-words logistic regression (``bert_edu.evaluation.baselines``).
 
 Too slow for a notebook (about an hour of one CPU core); run it in the background and commit the JSON::
 
@@ -16,6 +16,14 @@ Too slow for a notebook (about an hour of one CPU core); run it in the backgroun
 
 The JSON is written after every run and finished runs are skipped, so an interrupted run resumes; delete the
 file (or pass ``--fresh``) after changing the checkpoint or a recipe. Notebook 08 plots it.
+
+A fair recipe for every arm (issue 26): ``--lrs 5e-4,1e-3,2e-3,4e-3`` runs each BERT arm at every rate of the grid,
+at the real step budget and with every seed, and records in the JSON's ``lr_selection`` the grid, the mean
+validation accuracy of each rate, the rate chosen on validation (per arm and label count), the test accuracies at
+that rate, and the runs that collapsed to one class (a constant prediction), which are reported, not averaged away::
+
+    OMP_NUM_THREADS=1 nice python benchmarks/learning_curve.py --pretrained DIR --models scratch,pretrained \\
+        --sizes 300 --seeds 0,1,2 --lrs 5e-4,1e-3,2e-3,4e-3 --out benchmarks/results/learning_curve_lr.json
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import torch
 
 from bert_edu.data import sentiment
 from bert_edu.train import common, finetune
-from bert_edu.train.baselines import BagOfWords, bow_accuracy, fit_logistic_regression
+from bert_edu.evaluation.baselines import BagOfWords, bow_accuracy, fit_logistic_regression
 
 SIZES = (100, 300, 1000, 3000, "all")
 MODELS = ("bow", "scratch", "pretrained", "minilm")
@@ -65,17 +73,54 @@ def build(model_name, pretrained):
     return finetune.pretrained_classifier(pretrained, sentiment.LABELS, verbose=False)
 
 
-def run_bert(model_name, pretrained, train, val, test, seed) -> dict:
+# The sentiment test split holds 737 positive and 538 negative sentences: a run that predicts one class for every
+# test sentence scores exactly one of these shares.
+ONE_CLASS_SHARES = (737 / 1275, 538 / 1275)
+
+
+def collapsed(test_accuracy: float) -> bool:
+    """Whether a run scored exactly what a constant prediction scores on the test split."""
+    return any(abs(test_accuracy - share) < 1e-6 for share in ONE_CLASS_SHARES)
+
+
+def run_bert(model_name, pretrained, train, val, test, seed, lr=None) -> dict:
     common.set_seed(seed)
     model, tok = build(model_name, pretrained)
     recipe = finetune.recipe_for(model.config)
+    if lr is not None:
+        recipe = {**recipe, "lr": lr}
     train_f, repeats = finetune.repeat_to(finetune.encode(tok, train))
     val_f, test_f = finetune.encode(tok, val), finetune.encode(tok, test)
     fit = finetune.train_classifier(model, train_f, val_f, seed=seed, device="cpu", pad_token_id=tok.pad_token_id,
                                     bucket=True, progress=False, log=None, **recipe)
     test_m = finetune.evaluate(model, test_f, pad_token_id=tok.pad_token_id)
     return {"test_accuracy": test_m["accuracy"], "validation_accuracy": fit.best["accuracy"],
-            "best_epoch": fit.best_epoch, "repeats": repeats, "steps": fit.steps, **recipe}
+            "best_epoch": fit.best_epoch, "repeats": repeats, "steps": fit.steps, **recipe,
+            "collapsed": collapsed(test_m["accuracy"])}
+
+
+def lr_selection(runs, grid) -> list[dict]:
+    """Per arm and label count: each rate's mean validation accuracy over the seeds, the rate chosen on validation,
+    the test accuracies at that rate, and every collapsed run."""
+    from bert_edu.analysis.stats import mean_interval
+
+    rows = []
+    arms = sorted({(r["model"], str(r["n"])) for r in runs if r.get("lr") in grid and r["model"] != "bow"})
+    for model, n in arms:
+        at = {lr: [r for r in runs if r["model"] == model and str(r["n"]) == n and r.get("lr") == lr] for lr in grid}
+        at = {lr: rs for lr, rs in at.items() if rs}
+        mean_val = {lr: sum(r["validation_accuracy"] for r in rs) / len(rs) for lr, rs in at.items()}
+        chosen = max(mean_val, key=mean_val.get)
+        test = [r["test_accuracy"] for r in sorted(at[chosen], key=lambda r: r["seed"])]
+        row = {"model": model, "n": n, "grid": sorted(at), "seeds": sorted({r["seed"] for r in at[chosen]}),
+               "mean_validation_accuracy": {f"{lr:g}": v for lr, v in sorted(mean_val.items())},
+               "chosen_lr": chosen, "test_accuracy": test,
+               "collapsed_runs": [{"lr": r["lr"], "seed": r["seed"], "test_accuracy": r["test_accuracy"]}
+                                  for rs in at.values() for r in rs if r.get("collapsed")]}
+        if len(test) >= 2:
+            row["test_mean"], row["test_half_interval"] = mean_interval(test)
+        rows.append(row)
+    return rows
 
 
 def checkpoint_info(folder) -> dict:
@@ -113,6 +158,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default=",".join(map(str, SIZES)))
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--fresh", action="store_true", help="start a new file instead of resuming")
+    p.add_argument("--lrs", default=None, help="comma-separated grid of learning rates for the BERT arms: each "
+                   "(arm, label count, seed) runs at every rate and the JSON records the choice on validation")
     args = p.parse_args(argv)
     if args.pretrained and not (Path(args.pretrained) / "config.json").is_file():
         print(f"error: --pretrained {args.pretrained}: no config.json there; pass a checkpoint folder", file=sys.stderr)
@@ -130,7 +177,8 @@ def main(argv=None) -> int:
                    torch=torch.__version__, machine=platform.machine())
     if args.pretrained:
         results["checkpoint"] = checkpoint_info(args.pretrained)
-    done = {(r["model"], r["n"], r["seed"]) for r in results["runs"]}
+    grid = [float(x) for x in args.lrs.split(",")] if args.lrs else [None]
+    done = {(r["model"], r["n"], r["seed"], r.get("lr") if args.lrs else None) for r in results["runs"]}
     splits = sentiment.sentiment_splits()
     val, test = splits["validation"][:EVAL_EXAMPLES], splits["test"]
     sizes = [s if s == "all" else int(s) for s in args.sizes.split(",")]
@@ -138,18 +186,23 @@ def main(argv=None) -> int:
         for seed in map(int, args.seeds.split(",")):
             train = subset(splits["train"], n, seed)
             for model_name in args.models.split(","):
-                if (model_name, n, seed) in done:
-                    continue
-                start = time.perf_counter()
-                if model_name == "bow":
-                    row = run_bow(train, val, test)
-                else:
-                    row = run_bert(model_name, args.pretrained, train, val, test, seed)
-                row = {"model": model_name, "n": n, "train_examples": len(train), "seed": seed, **row,
-                       "seconds": round(time.perf_counter() - start, 1)}
-                results["runs"].append(row)
-                save(results, out)
-                print(json.dumps(row), flush=True)
+                for lr in ([None] if model_name == "bow" else grid):
+                    if (model_name, n, seed, lr) in done or (model_name == "bow" and (model_name, n, seed, None)
+                                                             in {d[:3] + (None,) for d in done}):
+                        continue
+                    start = time.perf_counter()
+                    if model_name == "bow":
+                        row = run_bow(train, val, test)
+                    else:
+                        row = run_bert(model_name, args.pretrained, train, val, test, seed, lr=lr)
+                    row = {"model": model_name, "n": n, "train_examples": len(train), "seed": seed, **row,
+                           "seconds": round(time.perf_counter() - start, 1)}
+                    results["runs"].append(row)
+                    if args.lrs:
+                        results["lr_grid"] = grid
+                        results["lr_selection"] = lr_selection(results["runs"], grid)
+                    save(results, out)
+                    print(json.dumps(row), flush=True)
     return 0
 
 

@@ -86,12 +86,18 @@ COMMANDS = {
     "assets": ("bert_edu.data.assets", "fetch, verify and locate the offline assets"),
     "data": ("bert_edu.data.__main__", "write the course's data (sentiment split, corpus) to files"),
     "pretrain": ("bert_edu.train.pretrain", "MLM + NSP pretraining (notebook 07)"),
-    "finetune": ("bert_edu.train.finetune", "fine-tune a text classifier (notebook 08)"),
+    "finetune": ("bert_edu.train.classify", "fine-tune a text classifier (notebook 08)"),
     "ner": ("bert_edu.train.ner", "fine-tune a named-entity tagger (notebook 10)"),
     "qa": ("bert_edu.train.qa", "fine-tune extractive question answering (notebook 11)"),
     "predict": ("bert_edu.train.predict", "predict with a saved model"),
     "student": ("bert_edu.course.student_edition", "write the student edition of the notebooks"),
+    "course": ("bert_edu.course.launch", "open the course in JupyterLab (exercise edition; --solutions)"),
     "notebooks": ("bert_edu.course.notebooks", "re-execute notebooks in place"),
+    "book": ("bert_edu.course.book", "the executed course as a static site that opens offline (and its zip)"),
+    "test": ("bert_edu.course.suite", "what `make test` runs: fetch the assets, then the tests and every notebook"),
+    "grade": ("bert_edu.course.grade", "grade a class's notebooks: grades.csv, feedback pages, class report"),
+    "progress": ("bert_edu.course.progress", "which exercises pass and which are open, per notebook"),
+    "translate": ("bert_edu.course.translate", "the Chinese edition: build notebooks/zh/, list missing or stale cells"),
 }
 
 

@@ -11,3 +11,21 @@ if "OMP_NUM_THREADS" not in os.environ:
     torch.set_num_threads(min(MAX_THREADS, torch.get_num_threads()))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def book_site(tmp_path_factory):
+    """The course's book, built once per test run from the committed notebooks (tests/test_book.py and
+    tests/test_browser_book.py): (site folder, build summary with the wall time in "wall")."""
+    import time
+
+    from bert_edu.course import book
+
+    out = tmp_path_factory.mktemp("book") / "book"
+    start = time.perf_counter()
+    summary = book.build(out, verbose=False)
+    summary["wall"] = time.perf_counter() - start
+    return out, summary

@@ -1,28 +1,23 @@
 """bertviz pages built from our model's attentions really draw, in a real browser, with no network.
 
 The test saves bertviz's head view and model view of one sentence pair (bert_edu.BertModel, MiniLM
-weights) as standalone pages, opens them from disk (file://) in headless Chromium and reads the result
-through the DevTools protocol: the SVG holds one text element per token and one line per (head, query,
-key), the lines' opacities are our attention weights, and the page raised no script error.
+weights) as standalone pages, opens them from disk (file://) in headless Chromium driven by Playwright for
+Python, and reads the result: the SVG holds one text element per token and one line per (head, query, key), the
+lines' opacities are our attention weights, and the page raised no script error.
 
 bertviz's own pages load require.js, d3 and jQuery from a CDN. bert_edu.course.viz inlines copies of the
 three (from PyPI wheels, pinned and sha256-checked: bert_edu.data.assets) into the page, so it draws
-offline. Here Chromium has no network at all (every host name fails to resolve, every address goes to a
-closed proxy) and no server is running: the page can only draw with what it carries. A control shows that
-bertviz's unmodified page draws nothing under the same conditions.
+offline. Here every request that is not the page's own file is blocked and recorded, and no server is running:
+the page can only draw with what it carries. A control shows that bertviz's unmodified page draws nothing under
+the same conditions.
 
-Needs: Chromium (/usr/bin/chromium, or $BERT_EDU_CHROMIUM), installed by `sudo bash .ci/browser-setup.sh`.
-Without it the tests are skipped, naming that command; in CI (CI=true) they fail instead
-(tests/system_requirements.py).
+Needs: Chromium (/usr/bin/chromium, or $BERT_EDU_CHROMIUM) and the playwright package, installed by
+`sudo bash .ci/browser-setup.sh`. Without them the tests are skipped, naming that command; in CI (CI=true) they
+fail instead (tests/system_requirements.py, tests/browser_support.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,134 +25,24 @@ import pytest
 import torch
 
 from bert_edu.course import viz
-from system_requirements import require
+from browser_support import SETUP, Offline, launch, missing_requirements, needs_a_browser
 
-SETUP = "sudo bash .ci/browser-setup.sh"
-CHROMIUM = os.environ.get("BERT_EDU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PAGE_TIMEOUT = 30.0  # seconds for a page to draw; it takes well under one on an idle machine
-
-
-# ----------------------------------------------------------------------------------------------
-# a minimal DevTools-protocol client over --remote-debugging-pipe (no port, no extra package)
-
-
-class DevTools:
-    """Chromium reads JSON commands on its fd 3 and writes replies and events on fd 4, each message
-    ending with a NUL byte. Commands for a page carry that page's ``sessionId`` ("flat" mode)."""
-
-    def __init__(self, chromium: str, profile: Path, log_path: Path):
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-        # Chromium's ends, renumbered to >= 10 so that the shell's "3<&r 4>&w" cannot overwrite one
-        # with the other (as "3<&4 4>&3" would)
-        r, w = _high_fd(to_chrome_r), _high_fd(from_chrome_w)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        flags = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
-            f"--user-data-dir={profile}",
-            # no network at all: every host name fails to resolve, and any address (even an IP literal)
-            # would have to go through a proxy on a closed port. Pages are opened as file:// URLs.
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-            "--proxy-bypass-list=<-loopback>",
-            "--remote-debugging-pipe", "about:blank",
-        ]
-        self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            ["bash", "-c", f'exec "$@" 3<&{r} 4>&{w}', "bash", chromium, *flags],
-            pass_fds=(r, w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-        )
-        os.close(r)
-        os.close(w)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 20.0) -> dict:
-        """Send one command and wait for its reply; events that arrive meanwhile go to ``self.events``."""
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read(deadline - time.monotonic())
-            if reply is None:
-                raise TimeoutError(f"Chromium did not answer {method} within {timeout} s")
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method} failed: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def pump(self, seconds: float) -> None:
-        """Collect events for a while."""
-        deadline = time.monotonic() + seconds
-        while (event := self._read(deadline - time.monotonic())) is not None:
-            self.events.append(event)
-
-    def _read(self, timeout: float) -> dict | None:
-        deadline = time.monotonic() + max(timeout, 0)
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_chrome], [], [], left)[0]:
-                return None
-            chunk = os.read(self._from_chrome, 1 << 20)
-            if not chunk:
-                self._log.flush()
-                tail = Path(self._log.name).read_text(errors="replace").strip().splitlines()[-15:]
-                raise RuntimeError(f"Chromium exited (code {self.process.poll()}); its output ends with:\n"
-                                   + "\n".join(tail))
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_chrome)
-        os.close(self._from_chrome)
-        self._log.close()
-
-
-def _high_fd(fd: int) -> int:
-    import fcntl
-
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
 
 
 # ----------------------------------------------------------------------------------------------
 # fixtures: the browser, the pages
 
 
-def missing_requirements(chromium: str = CHROMIUM) -> list[str]:
-    """What this test needs from outside Python and does not find."""
-    if os.path.isfile(chromium) and os.access(chromium, os.X_OK):
-        return []
-    return [f"the Chromium browser ({chromium}; set BERT_EDU_CHROMIUM to use one elsewhere)"]
-
-
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    require(missing_requirements(), SETUP)
-    tmp = tmp_path_factory.mktemp("chromium")
-    devtools = DevTools(CHROMIUM, tmp / "profile", tmp / "chromium.log")
-    try:
-        devtools.send("Browser.getVersion", timeout=60)  # the first start can be slow on a busy machine
-        yield devtools
-    finally:
-        devtools.close()
+def browser():
+    needs_a_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -196,48 +81,27 @@ def only_the_page(requests: list[str], url: str) -> bool:
 # opening a page
 
 
-def open_page(browser: DevTools, url: str, ready_js: str,
+def open_page(browser, url: str, ready_js: str,
               timeout: float = PAGE_TIMEOUT) -> tuple[dict | None, list[str], list[str]]:
-    """Load ``url`` in a new tab; poll ``ready_js`` (an expression that returns null until the view is
-    drawn, then a JSON-able summary of it). Returns (summary or None, script errors, requested URLs)."""
-    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    for domain in ("Runtime", "Log", "Network", "Page"):
-        browser.send(f"{domain}.enable", session=session)
-    first_event = len(browser.events)
-    browser.send("Page.navigate", {"url": url}, session=session)
-    summary, deadline = None, time.monotonic() + timeout
-    while summary is None and time.monotonic() < deadline:
-        browser.pump(0.1)
-        result = browser.send("Runtime.evaluate", {"expression": ready_js, "returnByValue": True},
-                              session=session)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"the test's own probe failed: {result['exceptionDetails']}")
-        summary = result["result"].get("value")
-    browser.pump(0.3)  # late errors, e.g. from a second script
-    events = [e for e in browser.events[first_event:] if e.get("sessionId") == session]
-    browser.send("Target.closeTarget", {"targetId": target})
-    return summary, _errors(events), _requests(events)
-
-
-def _errors(events: list[dict]) -> list[str]:
-    errors = []
-    for e in events:
-        p = e.get("params", {})
-        if e["method"] == "Runtime.exceptionThrown":
-            d = p["exceptionDetails"]
-            errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
-        elif e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
-            errors.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
-        elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
-            errors.append(f"log: {p['entry']['text']} {p['entry'].get('url', '')}")
-        elif e["method"] == "Network.loadingFailed":
-            errors.append(f"network: {p['errorText']}")
-    return errors
-
-
-def _requests(events: list[dict]) -> list[str]:
-    return [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    """Load ``url`` in a fresh context that lets only the page's own file through; poll ``ready_js`` (an
+    expression that returns null until the view is drawn, then a JSON-able summary of it). Returns (summary or
+    None, script errors and failed requests, every requested URL)."""
+    offline = Offline(browser, allow=(url, "data:"))
+    page = offline.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(url)
+        summary, deadline = None, time.monotonic() + timeout
+        while summary is None and time.monotonic() < deadline:
+            summary = page.evaluate(ready_js)
+            if summary is None:
+                page.wait_for_timeout(100)
+        page.wait_for_timeout(300)  # late errors, e.g. from a second script
+    finally:
+        offline.close()
+    errors = [e.replace("request failed:", "network:", 1) for e in offline.errors]
+    return summary, errors, requests
 
 
 # The probes run in the page: null until bertviz has drawn, then what it drew.

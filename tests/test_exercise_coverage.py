@@ -361,3 +361,103 @@ def test_checker_is_tested_on_the_reference_and_two_wrong_versions(name, checker
     assert len(wrong) >= 2, (f"{name} is shown to reject {len(wrong)} wrong implementation(s) in passing tests "
                              "(assert_checker_fails); it needs at least 2")
     assert hinted, f"no assert_checker_fails({name}, ..., hint=...) checks that a hint names the mistake"
+
+
+# --- no prediction answered before it is asked (issue 25) ---------------------------------------------------
+#
+# A prediction exercise is a markdown cell that asks to predict / estimate / guess and holds a written-answer region
+# (<!-- ### BEGIN SOLUTION --> ... <!-- ### END SOLUTION -->). Its answer is given away when a distinctive number of
+# the answer (one with a decimal part and at least two significant digits, like 4.5 or 0.69, or a whole number of
+# 10,000 or more), not already in the question, is printed by a code cell above it or stated in a markdown cell above
+# it in the same notebook, on a line that shares a word with the answer's line (so that a coincidence, the same
+# digits in an unrelated table, does not count): a learner who works from the top has seen it before being asked.
+# Printed numbers count with more decimals too (0.693 gives away 0.69).
+
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![\w])")
+_ANSWER_REGION = re.compile(r"<!--\s*### BEGIN SOLUTION\s*-->(.*?)<!--\s*### END SOLUTION\s*-->", re.S)
+_ASKS = re.compile(r"\b(predict|estimat|guess)\w*", re.IGNORECASE)
+
+
+def _numbers(text: str) -> set[tuple[float, int]]:
+    """(value, decimals) of every number in the text ("30,522" -> (30522.0, 0), "0.693" -> (0.693, 3))."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        whole, frac = m.group(1).replace(",", ""), m.group(2) or ""
+        out.add((float(f"{whole}.{frac}" if frac else whole), len(frac)))
+    return out
+
+
+def _distinctive(value: float, decimals: int) -> bool:
+    digits = f"{value:.{decimals}f}".replace(".", "").lstrip("0")
+    return (decimals > 0 and len(digits) >= 2) or (decimals == 0 and value >= 10_000)
+
+
+def _cell_outputs(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def predictions_answered_before(nb) -> list[str]:
+    """'cell N: <number> (seen in cell M)' for every prediction whose answer stands above its question."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        answers = _ANSWER_REGION.findall(cell.source)
+        question = _ANSWER_REGION.sub("", cell.source)
+        if not answers or not _ASKS.search(question):
+            continue
+        asked = {v for v, _ in _numbers(question)}
+        wanted = {}  # (value, decimals) -> the words of the answer's lines that hold it
+        for line in (line for a in answers for line in a.splitlines()):
+            for v, d in _numbers(line):
+                if _distinctive(v, d) and v not in asked:
+                    wanted.setdefault((v, d), set()).update(_words(line))
+        for earlier in range(index):
+            above = nb.cells[earlier]
+            text = above.source if above.cell_type == "markdown" else _cell_outputs(above)
+            for line in _ANSWER_REGION.sub("", text).splitlines():
+                seen = _numbers(line)
+                for (value, decimals), words in sorted(wanted.items()):
+                    if (any(d >= decimals and round(v, decimals) == value for v, d in seen)
+                            and words & _words(line)):
+                        found.append(f"cell {index}: {value:,.{decimals}f} (seen in cell {earlier})")
+    return sorted(set(found))
+
+
+_STOP = {"the", "and", "for", "are", "was", "with", "that", "this", "from", "its", "not", "but", "one", "all"}
+
+
+def _words(line: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]{3,}", line.lower()) if w not in _STOP}
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=[p.name for p in ALL_NOTEBOOKS])
+def test_no_prediction_is_answered_before_it_is_asked(path):
+    found = predictions_answered_before(read(path))
+    assert not found, (f"{path.name}: a prediction's answer stands above the question (move the exercise before "
+                       f"the cell that prints or states it): {found}")
+
+
+def test_a_prediction_answered_above_is_caught():
+    """The fixture: a cell prints the losses at initialisation, then an exercise asks to predict them."""
+    nb = nbformat.v4.new_notebook()
+    printed = nbformat.v4.new_code_cell('print(f"NSP loss {nsp:.3f}")')
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="NSP loss 0.693\n")]
+    exercise = nbformat.v4.new_markdown_cell(
+        "**Exercise 4 — predict.** Predict the NSP loss of a fresh model.\n\n<!-- ### BEGIN SOLUTION -->\n"
+        "NSP is a coin: ln 2 = 0.69.\n<!-- ### END SOLUTION -->")
+    nb.cells = [printed, exercise]
+    assert predictions_answered_before(nb) == ["cell 1: 0.69 (seen in cell 0)"]
+    nb.cells = [exercise, printed]  # asked first, printed after: fine
+    assert predictions_answered_before(nb) == []
+    stated = nbformat.v4.new_markdown_cell("A batch keeps 4.5 GiB of attention weights.")
+    memory = nbformat.v4.new_markdown_cell("**Exercise 2 — predict the memory.** How many bytes?\n\n"
+                                           "<!-- ### BEGIN SOLUTION -->\n12 layers keep 4.5 GiB.\n<!-- ### END SOLUTION -->")
+    nb.cells = [stated, memory]
+    assert predictions_answered_before(nb) == ["cell 1: 4.5 (seen in cell 0)"]

@@ -230,3 +230,102 @@ def test_lr_factor_rejects_a_do_nothing_answer(capsys):
                          hint="forget the `return`")
     assert_checker_fails(check_lr_factor, lambda step, warmup_steps, total_steps: 1.0, capsys,
                          hint="a constant does not warm up")
+
+
+# ------------------------------------------------------------------------------------- the fine-tuning loop
+# Written as a learner would in notebook 08; each wrong version has one classic bug, and the checker must name it.
+
+import random  # noqa: E402
+
+from bert_edu.exercises.finetune import check_fine_tune, reference_fine_tune  # noqa: E402
+from bert_edu.exercises.finetune import _classifier_module, bucketed_batches, collate  # noqa: E402
+
+finetune = _classifier_module()
+
+
+def make_loop(*, zero_grad=True, clip_first=True, scheduler_last=True, train_each_epoch=True, eval_before=False,
+              restore_best=True):
+    """A learner's fine_tune with the given habits (all defaults: a correct loop)."""
+
+    def fine_tune(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio=0.1, weight_decay=0.01,
+                  max_grad_norm=1.0, seed=0, pad_token_id=0, device="cpu", log=print):
+        rng = random.Random(seed)
+        lengths = [len(f["input_ids"]) for f in train_f]
+        total = math.ceil(len(train_f) / batch_size) * epochs
+        optimizer = torch.optim.AdamW(reference_parameter_groups(model, weight_decay), lr=lr, eps=1e-6)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: reference_lr_factor(s, int(warmup_ratio * total), total))
+        losses, best_acc, best_epoch, best_state = [], -1.0, 0, None
+        if not train_each_epoch:
+            model.train()
+        for epoch in range(1, epochs + 1):
+            if train_each_epoch:
+                model.train()
+            for idx in bucketed_batches(lengths, batch_size, rng):
+                batch = collate([train_f[i] for i in idx], pad_token_id)
+                loss = model(**batch).loss
+                loss.backward()
+                if not scheduler_last:
+                    scheduler.step()
+                if clip_first:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+                if not clip_first:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                if scheduler_last:
+                    scheduler.step()
+                if zero_grad:
+                    optimizer.zero_grad()
+                losses.append(loss.item())
+            if eval_before:
+                model.eval()
+            acc = finetune.evaluate(model, val_f, pad_token_id=pad_token_id)["accuracy"]
+            if acc > best_acc:
+                best_acc, best_epoch = acc, epoch
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        if restore_best:
+            model.load_state_dict(best_state)
+        return {"losses": losses, "history": [], "best_epoch": best_epoch, "best_accuracy": best_acc}
+
+    return fine_tune
+
+
+def test_fine_tune_accepts_the_reference(capsys):
+    assert_checker_passes(check_fine_tune, reference_fine_tune, capsys)
+    assert_checker_passes(check_fine_tune, make_loop(), capsys)
+
+
+def test_fine_tune_names_each_classic_bug(capsys):
+    assert_checker_fails(check_fine_tune, make_loop(zero_grad=False), capsys, hint="optimizer.zero_grad()` is missing")
+    assert_checker_fails(check_fine_tune, make_loop(clip_first=False), capsys, hint="clipping after the optimiser step")
+    assert_checker_fails(check_fine_tune, make_loop(scheduler_last=False), capsys,
+                         hint="scheduler stepped before the optimiser")
+    assert_checker_fails(check_fine_tune, make_loop(train_each_epoch=False, eval_before=True), capsys,
+                         hint="model.eval() left on during training")
+    assert_checker_fails(check_fine_tune, make_loop(restore_best=False), capsys,
+                         hint="last epoch kept instead of the best")
+
+
+def test_fine_tune_diagnoses_a_loop_that_never_trains_mode(capsys):
+    def never_train(model, *args, **kwargs):
+        model.train = lambda mode=True: model  # the loop's model.train() calls do nothing
+        return make_loop()(model, *args, **kwargs)
+
+    assert_checker_fails(check_fine_tune, never_train, capsys, hint="model.eval() left on during training")
+
+
+def test_notebook_08_solution_passes_check_fine_tune(capsys):
+    """The solution region of notebook 08's fine_tune, run in the notebook's namespace, passes the checker."""
+    from pathlib import Path
+
+    import nbformat
+
+    from bert_edu.train import common
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "08_finetune_sentiment.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "def fine_tune(" in c.source]
+    assert len(cells) == 1 and "### BEGIN SOLUTION" in cells[0], "notebook 08's fine_tune is not an exercise region"
+    namespace = {"math": math, "random": random, "torch": torch, "finetune": finetune, "training": common,
+                 "make_groups": reference_parameter_groups, "schedule": reference_lr_factor}
+    exec(compile(cells[0], "<08 fine_tune>", "exec"), namespace)
+    assert_checker_passes(check_fine_tune, namespace["fine_tune"], capsys)

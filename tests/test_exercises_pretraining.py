@@ -239,3 +239,115 @@ def test_whole_word_select(capsys):
     assert_checker_fails(check_whole_word_select, pieces_with_next_word, capsys, hint="AFTER it")
     assert_checker_fails(check_whole_word_select, always_first_words, capsys, hint="shuffle")
     assert_checker_fails(check_whole_word_select, do_nothing, capsys, hint="nothing was selected")
+
+
+# ------------------------------------------------------------------------------------------- the training step
+# Written as a learner would in notebook 07 (the model's forward gives (token vectors, NSP logits)); each wrong
+# version has one classic bug, and the checker must name it.
+
+import torch.nn.functional as F  # noqa: E402
+
+from bert_edu.exercises.pretraining import check_train_step, reference_masked_lm_loss, reference_train_step  # noqa: E402
+
+
+def _losses(model, batch, nsp_weight):
+    hidden, nsp_logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    mlm = reference_masked_lm_loss(hidden, batch["labels"], model.cls.predictions)
+    nsp = F.cross_entropy(nsp_logits, batch["next_sentence_label"])
+    return mlm, nsp, mlm + nsp_weight * nsp
+
+
+def my_train_step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    model.train()
+    optimizer.zero_grad()  # at the start instead of the end: the same steps
+    mlm, nsp, loss = _losses(model, batch, nsp_weight)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return mlm.item(), nsp.item()
+
+
+def step_without_zero_grad(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    model.train()
+    mlm, nsp, loss = _losses(model, batch, nsp_weight)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return mlm.item(), nsp.item()
+
+
+def step_clipping_after_the_step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    model.train()
+    mlm, nsp, loss = _losses(model, batch, nsp_weight)
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    scheduler.step()
+    optimizer.zero_grad()
+    return mlm.item(), nsp.item()
+
+
+def step_scheduler_first(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    model.train()
+    mlm, nsp, loss = _losses(model, batch, nsp_weight)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    scheduler.step()
+    optimizer.step()
+    optimizer.zero_grad()
+    return mlm.item(), nsp.item()
+
+
+def step_in_eval_mode(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    mlm, nsp, loss = _losses(model, batch, nsp_weight)  # no model.train(): dropout stays off
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
+    return mlm.item(), nsp.item()
+
+
+def test_train_step_accepts_the_reference(capsys):
+    assert_checker_passes(check_train_step, reference_train_step, capsys)
+    assert_checker_passes(check_train_step, my_train_step, capsys)
+
+
+def test_train_step_names_each_classic_bug(capsys):
+    assert_checker_fails(check_train_step, step_without_zero_grad, capsys, hint="optimizer.zero_grad()` is missing")
+    assert_checker_fails(check_train_step, step_clipping_after_the_step, capsys,
+                         hint="clipping after the optimiser step")
+    assert_checker_fails(check_train_step, step_scheduler_first, capsys,
+                         hint="scheduler stepped before the optimiser")
+    assert_checker_fails(check_train_step, step_in_eval_mode, capsys, hint="model.eval() left on during training")
+
+
+def test_train_step_rejects_a_step_that_ignores_nsp(capsys):
+    def mlm_only(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+        model.train()
+        mlm, nsp, _ = _losses(model, batch, nsp_weight)
+        mlm.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        return mlm.item(), nsp.item()
+
+    assert_checker_fails(check_train_step, mlm_only, capsys)
+
+
+def test_notebook_07_solution_passes_check_train_step(capsys):
+    """The solution region of notebook 07's train_step, run in the notebook's namespace, passes the checker."""
+    import nbformat
+
+    from bert_edu.exercises.pretraining import reference_masked_lm_loss as masked_lm_loss
+    from pathlib import Path
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "07_pretraining.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "def train_step(" in c.source]
+    assert len(cells) == 1 and "### BEGIN SOLUTION" in cells[0], "notebook 07's train_step is not an exercise region"
+    namespace = {"masked_lm_loss": masked_lm_loss, "F": F, "torch": torch}
+    exec(compile(cells[0].replace("#| export\n", ""), "<07 train_step>", "exec"), namespace)
+    assert_checker_passes(check_train_step, namespace["train_step"], capsys)

@@ -179,6 +179,8 @@ def test_cli_prints_one_json_line_last(trained):
     assert metrics["accuracy"] >= 0.9, metrics  # one word decides: a tiny model must learn it
     assert metrics["test_accuracy"] >= 0.9 and metrics["test_examples"] == 40
     assert {"loss", "seconds", "best_epoch"} <= set(metrics)
+    assert list(metrics)[:5] == ["metric", "value", "split", "seconds", "out"]  # the commands' one schema
+    assert (metrics["metric"], metrics["split"], metrics["value"]) == ("accuracy", "test", metrics["test_accuracy"])
     assert "epoch 3/3" in proc.stderr, "progress goes to stderr"
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from bert_edu.train.baselines import (BagOfWords, LogisticRegression, bow_accuracy, fit_logistic_regression,
+from bert_edu.evaluation.baselines import (BagOfWords, LogisticRegression, bow_accuracy, fit_logistic_regression,
                                       train_logistic_regression, words)
 
 TEXTS = ["A gorgeous, witty film.", "Dull and far too long.", "Witty and gorgeous!", "Long, dull, dull."]

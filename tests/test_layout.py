@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bert_edu"
-# layer -> the layers it may import. course/exercises/analysis sit on top; model/data/text at the bottom.
+# layer -> the layers it may import (issue 24: one direction, no exceptions). Bottom: model/ and text/ are leaves
+# (stdlib + torch); data/ reads text/ (course_tokenizer) and model/config.py; train/ builds on those; analysis/
+# on train/; exercises/ (the checkers and their references) on all of that; course/ (notebook tooling, the
+# student edition, the grader, viz) sits on top and may import exercises/, never the other way round.
 ALLOWED = {
     "model": {"model"},
-    "data": {"data", "model"},
-    "text": {"text", "data"},
+    "text": {"text"},
+    "data": {"data", "model", "text"},
     "evaluation": {"evaluation"},
     "train": {"train", "model", "data", "text", "evaluation"},
     "analysis": {"analysis", "train", "model", "data", "text", "evaluation"},
-    "exercises": {"exercises", "train", "model", "data", "text", "evaluation", "analysis", "course"},
+    "exercises": {"exercises", "train", "model", "data", "text", "evaluation", "analysis"},
     "course": {"course", "train", "model", "data", "text", "evaluation", "analysis", "exercises"},
 }
 SHADOWED = {"datasets", "tokenizers", "transformers", "evaluate", "torch", "accelerate", "safetensors"}
@@ -94,17 +97,78 @@ def test_cycle_finder_finds_a_function_level_cycle(tmp_path):
     assert _imports(src) == {"bert_edu.model", "bert_edu.model.config", "bert_edu.train.common"}
 
 
-def test_dependencies_point_one_way():
+def wrong_edges(graph: dict[str, set[str]]) -> list[str]:
+    """The imports that break ALLOWED, as 'module imports target (layer -> layer)'."""
     wrong = []
-    for module, targets in import_graph().items():
+    for module, targets in sorted(graph.items()):
         layer = _layer(module)
         if layer is None:
             continue  # the top-level shims and the command may import anything
-        for target in targets:
+        for target in sorted(targets):
             other = _layer(target)
             if other is not None and other not in ALLOWED[layer]:
                 wrong.append(f"{module} imports {target} ({layer} -> {other})")
+    return wrong
+
+
+def test_dependencies_point_one_way():
+    wrong = wrong_edges(import_graph())
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("source, edge", [
+    ("from bert_edu.course import viz\n", "exercises -> course"),  # the back-edge issue 24 removed
+    ("def f():\n    import bert_edu.course.learner\n", "exercises -> course"),  # function-level counts
+], ids=["module-level", "function-level"])
+def test_a_planted_back_edge_is_caught(tmp_path, source, edge):
+    """The checker fails on a back-edge: a checker module that imports the course layer, written to a file."""
+    planted = tmp_path / "bert_edu" / "exercises" / "planted.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text(source)
+    graph = {**import_graph(), "bert_edu.exercises.planted": _imports(planted)}
+    caught = [w for w in wrong_edges(graph) if w.startswith("bert_edu.exercises.planted ")]
+    assert caught and all(w.endswith(f"({edge})") for w in caught), caught
+    del graph["bert_edu.exercises.planted"]
+    assert not wrong_edges(graph)  # without the planted file the real package passes
+
+
+@pytest.mark.parametrize("module, target", [
+    ("bert_edu.text.wordpiece", "bert_edu.data.corpus"),  # text/ is a leaf
+    ("bert_edu.data.corpus", "bert_edu.train.pretrain"),
+    ("bert_edu.model.bert", "bert_edu.text.tokenizer"),
+    ("bert_edu.train.pretrain", "bert_edu.course.viz"),
+    ("bert_edu.analysis.attention_heads", "bert_edu.exercises.attention_maps"),
+])
+def test_each_upward_import_is_refused(module, target):
+    assert wrong_edges({module: {target}}), f"{module} -> {target} should be refused"
+
+
+@pytest.mark.parametrize("module, target", [
+    ("bert_edu.data.corpus", "bert_edu.text.wordpiece"), ("bert_edu.course.learner", "bert_edu.exercises"),
+    ("bert_edu.exercises.attention_maps", "bert_edu.analysis.attention_heads"),
+    ("bert_edu.course.viz", "bert_edu.analysis.attention_heads"),
+])
+def test_the_downward_imports_are_allowed(module, target):
+    assert not wrong_edges({module: {target}})
+
+
+def test_text_is_a_leaf():
+    """text/ (the tokenizer, notebook 01) imports nothing else of the package, so it can be read on its own."""
+    leaks = {m: t for m, t in import_graph().items() if _layer(m) == "text" and any(_layer(x) != "text" for x in t)}
+    assert not leaks, leaks
+
+
+def test_the_package_does_not_reach_the_maintainer_tools():
+    """tools/ (drawing the figures) is outside the package: nothing installed imports it, and it imports only
+    public package paths."""
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "tools" or n.startswith("tools.") for n in names), path
+    assert not (PACKAGE / "course" / "figures.py").exists(), "figures.py moved to tools/"
+    assert (PACKAGE.parent / "tools" / "figures.py").is_file()
 
 
 def test_no_function_over_80_lines():

@@ -267,3 +267,28 @@ def test_padding_does_not_change_real_tokens():
         padded = ours(torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], 1),
                       attention_mask=torch.tensor([[1] * 6 + [0] * 4])).last_hidden_state
     close(padded[:, :6], alone)
+
+
+def test_the_all_ones_mask_shortcut_needs_no_host_sync():
+    """With the input checks on (the default), an all-ones mask is dropped (faster SDPA) after reading it; with them
+    off (training loops), the model never reads the mask and passes it on: the same outputs either way, and no
+    bool() of a tensor in the forward."""
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=64)).eval()
+    ids = torch.randint(5, 99, (2, 7))
+    ones = torch.ones_like(ids)
+    with torch.no_grad():
+        reference = model(ids).last_hidden_state
+        checked = model(ids, ones).last_hidden_state
+        model.check_inputs = False
+        calls = []
+        real = torch.Tensor.__bool__
+        torch.Tensor.__bool__ = lambda t: calls.append(1) or real(t)
+        try:
+            unchecked = model(ids, ones).last_hidden_state
+        finally:
+            torch.Tensor.__bool__ = real
+    assert calls == [], "the forward read the mask (a host sync on a GPU)"
+    torch.testing.assert_close(checked, reference, atol=0, rtol=0)
+    torch.testing.assert_close(unchecked, reference, atol=1e-5, rtol=1e-5)

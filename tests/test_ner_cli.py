@@ -52,6 +52,7 @@ def trained(tmp_path_factory):
 def test_one_json_line_with_entity_scores(trained):
     root, metrics, stderr = trained
     assert metrics["split"] == "test" and metrics["n_train_sentences"] == 40
+    assert (metrics["metric"], metrics["value"]) == ("f1", metrics["f1"]) and "seconds" in metrics
     for key in ("f1", "precision", "recall", "eval_f1"):
         assert 0.0 <= metrics[key] <= 1.0
     assert set(metrics["per_type"]) <= {"LOC", "ORG", "PER"}

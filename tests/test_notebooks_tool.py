@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from bert_edu.course import figures
 from bert_edu.course import notebooks as tool
+
+# tools/figures.py is a maintainer's script outside the package (python tools/figures.py): load it by path
+_spec = importlib.util.spec_from_file_location("figures", Path(__file__).resolve().parents[1] / "tools" / "figures.py")
+figures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figures)
 
 
 def _bar_notebook(value=50.0, text="run:   0%|          | 0/50 [00:00<?, ?it/s]"):
@@ -127,7 +133,7 @@ def test_figures_are_drawn_and_committed(tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in figures.FIGURES:  # the committed copies the notebooks embed
         committed = figures.FIGURES_DIR / f"{name}.png"
-        assert committed.is_file(), f"run python -m bert_edu.course.figures to draw {committed.name}"
+        assert committed.is_file(), f"run python tools/figures.py to draw {committed.name}"
         assert committed.stat().st_size < 150_000
 
 
@@ -140,3 +146,10 @@ def test_the_header_time_row_is_rewritten_from_the_measurement():
     assert row.startswith("| **Time** | 95 s on a 2-core CPU; 12 s on a GPU (NVIDIA H200)"), row
     assert nb.cells[0].source.endswith("\n\nmore")
     assert nb.metadata["bert_edu"]["cpu"]["wall_time_s"] == 95
+
+
+def test_the_course_files_in_warnings_become_relative_to_the_repository():
+    nb = _printing(f"{tool.REPO}/bert_edu/train/pretrain.py:297: UserWarning: x\n", name="stderr")
+    tool.shorten_library_paths(nb)
+    assert nb.cells[0].outputs[0]["text"] == "bert_edu/train/pretrain.py:297: UserWarning: x\n"
+    assert tool.machine_paths(nb, tool._extra_paths()) == []

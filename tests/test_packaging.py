@@ -1,6 +1,8 @@
 """pyproject.toml and environment.yml must list the same dependencies with the same minimum versions."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -10,17 +12,21 @@ CONDA_TO_PYPI = {"pytorch": "torch"}
 
 
 def _parse(spec: str) -> tuple[str, str]:
-    """'name>=floor' with optional ',!=version' exclusions -> (name, 'floor,!=x,!=y')."""
-    m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(?:>=\s*([0-9][0-9A-Za-z.]*))?((?:\s*,?\s*!=\s*[0-9][0-9A-Za-z.]*)*)\s*",
-                     spec)
-    assert m, f"cannot parse dependency {spec!r}: use 'name>=version' (and ',!=version' to exclude one)"
-    excluded = sorted(re.findall(r"!=\s*([0-9][0-9A-Za-z.]*)", m.group(3)))
-    return m.group(1).lower(), (m.group(2) or "") + "".join(f",!={v}" for v in excluded)
+    """'name>=floor' with an optional ',<cap' and ',!=version' exclusions -> (name, 'floor,<cap,!=x,!=y')."""
+    version = r"[0-9][0-9A-Za-z.]*"
+    m = re.fullmatch(rf"\s*([A-Za-z0-9_.-]+)\s*(?:>=\s*({version}))?((?:\s*,?\s*(?:!=|<)\s*{version})*)\s*", spec)
+    assert m, f"cannot parse dependency {spec!r}: use 'name>=version' (',<version' to cap, ',!=version' to exclude one)"
+    cap = re.findall(rf"(?<![!<])<\s*({version})", m.group(3))
+    excluded = sorted(re.findall(rf"!=\s*({version})", m.group(3)))
+    return m.group(1).lower(), (m.group(2) or "") + "".join(f",<{v}" for v in cap) + \
+        "".join(f",!={v}" for v in excluded)
 
 
-def pyproject_deps() -> dict[str, str]:
+def pyproject_deps(*extras: str) -> dict[str, str]:
+    """The core dependencies, plus those of the named extras."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return dict(_parse(d) for d in project["dependencies"])
+    specs = project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]
+    return dict(_parse(d) for d in specs)
 
 
 def environment_deps() -> tuple[dict[str, str], str]:
@@ -39,8 +45,9 @@ def environment_deps() -> tuple[dict[str, str], str]:
 
 
 def test_environment_yml_matches_pyproject():
+    """environment.yml is the whole course: the core plus the [course] and [test] extras."""
     deps, python = environment_deps()
-    assert deps == pyproject_deps()
+    assert deps == pyproject_deps("course", "test")
 
 
 def test_python_floor_agrees():
@@ -95,7 +102,7 @@ def test_the_parser_sees_a_difference(tmp_path):
     """The check can fail: drop one dependency and the two lists differ."""
     deps, _ = environment_deps()
     deps.pop("bertviz")
-    assert deps != pyproject_deps()
+    assert deps != pyproject_deps("course", "test")
 
 
 def test_ci_runs_the_readme_test_command():
@@ -105,3 +112,78 @@ def test_ci_runs_the_readme_test_command():
     assert m, "README.md must mark its test command with <!-- test-command -->"
     command = m.group(1).strip()
     assert command in ci, f".ci/run must run the README's test command {command!r}"
+
+
+def test_transformers_is_capped_below_the_next_major():
+    """The installed major must be the tested one (test above): a fresh install must not pick up 6."""
+    assert pyproject_deps()["transformers"] == "5.0,<6"
+    assert _parse("transformers >= 5.0, < 6") == ("transformers", "5.0,<6")
+
+
+# What only the notebooks or the tests need: never a core dependency, never imported by `import bert_edu` or the
+# command lines' --help (test_core_works_without_the_course_extras).
+COURSE_ONLY = {"jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "bertviz", "accelerate"}
+TEST_ONLY = {"pytest", "nbval", "seqeval", "nbgrader"}
+
+
+def test_extras_split_the_course_and_the_tests_from_the_core():
+    core, project = pyproject_deps(), tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = {name: {_parse(d)[0] for d in specs} for name, specs in project["optional-dependencies"].items()}
+    assert extras["course"] == COURSE_ONLY and extras["test"] == TEST_ONLY
+    assert not set(core) & (COURSE_ONLY | TEST_ONLY)
+    assert {"nbformat", "nbclient"} <= set(core)  # bert-edu student / notebooks / grade use them directly
+    assert 'pip install -e ".[course,test]"' in (ROOT / "Makefile").read_text()
+    assert "-e .[course,test]" in (ROOT / "environment.yml").read_text()
+
+
+# Blocks the course and test extras (and Jupyter's front end) for one process: `sys.modules[name] = None` makes
+# `import name` raise ImportError and importlib.util.find_spec(name) return None, as if it were not installed.
+BLOCKED = sorted(COURSE_ONLY | TEST_ONLY | {"IPython", "notebook", "jupyter_server", "_pytest"})
+CORE_ONLY_SCRIPT = """
+import contextlib, io, sys
+for name in {blocked!r}:
+    sys.modules[name] = None
+import bert_edu
+from bert_edu.__main__ import available_commands, main
+for name in ("BertTokenizer", "BertModel", "BertForPreTraining", "get_device"):
+    getattr(bert_edu, name)
+commands = available_commands()
+for command in sorted(commands):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            code = main([command, "--help"])
+        except SystemExit as stop:
+            code = stop.code
+    assert code in (0, None) and "usage:" in out.getvalue(), (command, code, out.getvalue()[-300:])
+# one command that does real work: the student edition of a tiny course (nbformat is core; IPython is not)
+import nbformat, tempfile
+from pathlib import Path
+tmp = Path(tempfile.mkdtemp())
+(tmp / "notebooks").mkdir()
+cell = nbformat.v4.new_code_cell("%matplotlib inline\\ndef f(x):\\n"
+                                 "    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION")
+nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp / "notebooks" / "01_t.ipynb")
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["student", str(tmp / "student"), "--notebooks", str(tmp / "notebooks")]) == 0
+assert "NotImplementedError" in (tmp / "student" / "01_t.ipynb").read_text()
+print("ok", len(commands))
+"""
+
+
+def _run_without(blocked) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CORE_ONLY_SCRIPT.format(blocked=list(blocked))],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_core_works_without_the_course_extras():
+    """`import bert_edu` and every `bert-edu <command> --help` work with only the core installed: no top-level
+    import of Jupyter, bertviz, matplotlib, accelerate or the test tools in what the command lines load."""
+    result = _run_without(BLOCKED)
+    assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr[-3000:]
+
+
+def test_the_block_is_real():
+    """The blocking itself works: a module the core does need (torch) fails to import when blocked."""
+    result = _run_without(["torch"])
+    assert result.returncode != 0 and "torch" in result.stderr

@@ -7,7 +7,7 @@ import pytest
 
 from bert_edu.data import assets
 from bert_edu.evaluation.squad import squad_scores
-from bert_edu.train.qa_baseline import sliding_window_answer, words_with_offsets
+from bert_edu.evaluation.baselines import sliding_window_answer, words_with_offsets
 
 CONTEXT = ("The tower was finished in 1889. The tower was designed by the engineer Gustave Eiffel. "
            "Visitors climb 674 steps to the second floor.")
@@ -37,10 +37,11 @@ def test_degenerate_inputs():
 
 
 def test_on_real_questions_it_is_a_weak_baseline():
-    from bert_edu.data.squad import gold_answers, read_squad, squad_path
+    from bert_edu.data.cloze_qa import cloze_path
+    from bert_edu.data.squad import gold_answers, read_squad
 
-    examples = random.Random(0).sample(read_squad(squad_path("squad_dev")), 200)
+    examples = random.Random(0).sample(read_squad(cloze_path("wiki")), 200)
     predictions = {ex.id: sliding_window_answer(ex.question, ex.context)["answer"] for ex in examples}
     scores = squad_scores(gold_answers(examples), predictions)
-    assert 0.05 < scores["f1"] < 0.35  # measured 0.12 on 1,000 questions; the paper's version: ~0.20
+    assert 0.05 < scores["f1"] < 0.35  # Wikipedia cloze: 0.17 on these 200, 0.14 on 1,000; SQuAD paper's: ~0.20
     assert scores["exact_match"] < scores["f1"]

@@ -170,7 +170,7 @@ def run(module, *args):
 @pytest.fixture(scope="module")
 def tiny_qa_folder(tmp_path_factory):
     """A 2-layer, 32-wide QA model with MiniLM's vocabulary: the command line runs in seconds."""
-    from bert_edu.train.finetune import load_tokenizer
+    from bert_edu.train.common import load_tokenizer
 
     torch.manual_seed(0)
     config = bert_edu.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -198,6 +198,7 @@ def test_command_line_trains_saves_and_predicts(tiny_qa_folder, squad_files, tmp
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0 <= metrics["exact_match"] <= metrics["f1"] <= 1
     assert (metrics["n_train_questions"], metrics["n_test_questions"], metrics["split"]) == (9, 3, "test")
+    assert (metrics["metric"], metrics["value"], metrics["out"]) == ("f1", metrics["f1"], str(tmp_path / "run"))
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "config.json", "model.safetensors", "special_tokens_map.json", "tokenizer_config.json", "vocab.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
@@ -242,10 +243,10 @@ def test_a_saved_model_is_scored_on_every_shifted_set(tiny_qa_folder, tmp_path):
     """benchmarks/bench_ner_qa.py qa-shifts: one row per set, with the interval of its per-question scores."""
     script = os.path.join(ROOT, "benchmarks", "bench_ner_qa.py")
     result = subprocess.run([sys.executable, script, "qa-shifts", "--model", str(tiny_qa_folder),
-                             "--splits", "nyt", "amazon", "--questions", "6", "--device", "cpu"],
+                             "--splits", "news", "plots", "--questions", "6", "--device", "cpu"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout.strip().splitlines()[-1])["splits"]
-    assert list(rows) == ["nyt", "amazon"]
+    assert list(rows) == ["news", "plots"]
     for row in rows.values():
         assert row["questions"] == 6 and 0 <= row["exact_match"] <= row["f1"] <= 1 and row["f1_half_interval"] >= 0

@@ -1,6 +1,7 @@
 """The README's full-data and GPU figures are the ones in benchmarks/results/*.json (the runs that made them)."""
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +55,160 @@ def test_qa_learning_rate_figures_and_the_default():
                + " / ".join(f"{run['lr']:.0e}".replace("e-0", "e-") for run in runs))
     best = max(runs, key=lambda run: run["eval_f1"])
     assert best["lr"] == DEFAULTS["lr"], "the QA command line's default lr is not the best one measured"
+
+
+# ------------------------------------------------------------------------------------------------ row by row (issue 26)
+# The checks above look for a string anywhere in the README. The ones below find the README row of each results
+# file by the text of its first column and check every figure inside *that* row, in its place: a swapped pair of
+# rows, or a stale row beside a correct one, fails.
+
+MAJORITY = 737 / 1275  # Rotten Tomatoes test split: 737 of 1,275 sentences are positive
+MINORITY = 538 / 1275
+
+
+def readme_row(key: str, readme: str = README) -> str:
+    """The one table row whose first column starts with ``key``."""
+    rows = [line for line in readme.splitlines()
+            if line.startswith("|") and len(line.split("|")) > 2 and line.split("|")[1].strip().startswith(key)]
+    assert len(rows) == 1, f"README.md has {len(rows)} table rows whose first column starts with {key!r}, not 1"
+    return rows[0]
+
+
+def _signed(value: float) -> str:
+    text = f"{value:+.1f}"
+    return text.replace("-", "\u2212") if not text.startswith("+0.0") else text
+
+
+def collapsed(accuracy: float) -> bool:
+    """A run that predicts one class for every test sentence scores exactly the majority or the minority share."""
+    return abs(accuracy - MAJORITY) < 1e-6 or abs(accuracy - MINORITY) < 1e-6
+
+
+def learning_curve_expectations(data: dict) -> list[str]:
+    """The fragments the learning-curve row must contain, each naming its arm, from learning_curve.json."""
+    from bert_edu.analysis.stats import mean_interval
+
+    sizes = [100, 300, 1000, 3000, "all"]
+    acc = {}
+    for run in data["runs"]:
+        acc.setdefault((run["model"], run["n"]), {})[run["seed"]] = 100 * run["test_accuracy"]
+    def cell(model, n):
+        m, h = mean_interval(list(acc[(model, n)].values()))
+        return f"{m:.1f} ± {h:.1f}"
+    want = []
+    for label, model in (("own pretrained tiny model", "pretrained"), ("from random weights", "scratch")):
+        want.append(f"{label} " + " / ".join(cell(model, n) for n in sizes))
+    want.append("bag of words " + " / ".join(f"{sum(acc[('bow', n)].values()) / len(acc[('bow', n)]):.1f}"
+                                             for n in sizes))
+    minilm = [n for n in sizes if ("minilm", n) in acc]
+    want.append("MiniLM " + " / ".join(cell("minilm", n) for n in minilm))
+    diffs = []
+    for n in sizes:
+        seeds = sorted(acc[("pretrained", n)])
+        m, h = mean_interval([acc[("pretrained", n)][s] - acc[("scratch", n)][s] for s in seeds])
+        diffs.append(f"{_signed(m)} ± {h:.1f}")
+    want.append("paired by seed: " + " / ".join(diffs))
+    n_collapsed = sum(collapsed(run["test_accuracy"]) for run in data["runs"])
+    want.append(f"{n_collapsed} of {len(data['runs'])} runs predicted one class")
+    return want
+
+
+def exchange_rate_expectations(data: dict) -> list[str]:
+    budgets = [b for b in data["budgets"] if b["steps"] > 0]
+    at300 = {row["steps"]: row["mean"] for row in data["summary"] if row["labels"] == 300}
+    n_collapsed = sum(collapsed(run["test_accuracy"]) for run in data["runs"])
+    return ["held-out MLM accuracy " + " / ".join(f"{100 * b['mlm_accuracy']:.1f}" for b in budgets) + "%",
+            "NSP " + " / ".join(f"{100 * b['nsp_accuracy']:.1f}" for b in budgets) + "%",
+            "at 300 labels " + " / ".join(f"{100 * at300[b['steps']]:.1f}" for b in budgets)
+            + f"% against {100 * at300[0]:.1f}% from random weights",
+            f"{n_collapsed} of {len(data['runs'])} runs predicted one class"]
+
+
+def missing_in_row(row: str, expected: list[str]) -> list[str]:
+    return [text for text in expected if text not in row]
+
+
+def test_learning_curve_row_matches_the_json_arm_by_arm():
+    data = json.loads((RESULTS / "learning_curve.json").read_text())
+    row = readme_row("learning curve (`benchmarks/results/learning_curve.json`")
+    assert not missing_in_row(row, learning_curve_expectations(data)), missing_in_row(
+        row, learning_curve_expectations(data))
+
+
+def test_exchange_rate_row_matches_the_json():
+    data = json.loads((RESULTS / "exchange_rate.json").read_text())
+    row = readme_row("exchange rate (`benchmarks/results/exchange_rate.json`")
+    assert not missing_in_row(row, exchange_rate_expectations(data)), missing_in_row(
+        row, exchange_rate_expectations(data))
+
+
+def test_cpu_ner_and_qa_benchmark_rows():
+    results = json.loads((RESULTS / "ner_qa.json").read_text())
+    ner, qa = results["ner"], results["qa"]
+    row = readme_row("NER: `python -m bert_edu.ner` vs the plain `transformers` recipe")
+    mean = lambda key: sum(run[key]["f1"] for run in ner["runs"]) / len(ner["runs"])  # noqa: E731
+    assert f"{100 * mean('cli'):.1f}" in row and f"{100 * mean('transformers'):.1f}" in row
+    row = readme_row("QA: `python -m bert_edu.qa` vs the plain `transformers` recipe")
+    run = qa["runs"][0]
+    assert (f"F1 {100 * run['cli']['f1']:.1f}% / exact match {100 * run['cli']['exact_match']:.1f}% (command line) vs "
+            f"F1 {100 * run['transformers']['f1']:.1f}% / exact match {100 * run['transformers']['exact_match']:.1f}%"
+            ) in row
+    assert f"+{100 * qa['cli_minus_transformers']:.1f} F1 points" in row
+
+
+def qa_full_table_problems(readme: str, full: dict) -> list[str]:
+    """Each SQuADShifts row of the full-data QA table holds seed 0's figures in the seed-0 column and seed 1's in
+    the seed-1 column."""
+    names = {"new_wiki": "SQuADShifts new Wikipedia", "nyt": "SQuADShifts New York Times",
+             "reddit": "SQuADShifts Reddit", "amazon": "SQuADShifts Amazon reviews"}
+    problems = []
+    for split, label in names.items():
+        cells = [c.strip() for c in readme_row(label, readme).split("|")[2:4]]
+        for column, seed in zip(cells, ("seed 0", "seed 1")):
+            row = full["shifts"][seed].get(split)
+            want = (f"{100 * row['f1']:.1f} ± {100 * row['f1_half_interval']:.1f}** / {100 * row['exact_match']:.1f}"
+                    if row else "not reached")
+            if want.replace("**", "") not in column.replace("**", ""):
+                problems.append(f"{label}, {seed}: {column!r} should show {want.replace('**', '')!r}")
+    return problems
+
+
+def test_full_data_qa_table_row_by_row():
+    full = json.loads((RESULTS / "ner_qa.json").read_text())["qa_full"]
+    assert not qa_full_table_problems(README, full)
+
+
+# ------------------------------------------------------------------------------------------------ shown to fail
+
+
+def test_row_check_fails_when_two_arms_are_swapped():
+    """The audited hole: every figure was somewhere in the README, so swapped rows passed."""
+    data = json.loads((RESULTS / "learning_curve.json").read_text())
+    row = readme_row("learning curve (`benchmarks/results/learning_curve.json`")
+    a, b = learning_curve_expectations(data)[:2]
+    pa, pb = a.split(" ", 3)[-1], b.split(" ", 3)[-1]
+    swapped = row.replace(pa, "@@").replace(pb, pa).replace("@@", pb)
+    assert missing_in_row(swapped, learning_curve_expectations(data))
+
+
+def test_row_check_fails_on_seeds_swapped_in_the_qa_table():
+    full = json.loads((RESULTS / "ner_qa.json").read_text())["qa_full"]
+    swapped = README.replace("| 63.2 ± 0.8 / 48.4 | 62.9 ± 0.8 / 48.3 |", "| 62.9 ± 0.8 / 48.3 | 63.2 ± 0.8 / 48.4 |")
+    assert swapped != README
+    assert qa_full_table_problems(swapped, full)
+
+
+def test_row_check_fails_on_a_stale_row_next_to_the_json():
+    """S1: a row whose figures no results file holds (74.4%, 4 epochs) is not counted as covered."""
+    fixture = "| what | result |\n| --- | --- |\n| learning curve (`benchmarks/results/learning_curve.json`) | 74.4% |\n"
+    data = json.loads((RESULTS / "learning_curve.json").read_text())
+    assert missing_in_row(readme_row("learning curve (`benchmarks/results/learning_curve.json`", fixture),
+                          learning_curve_expectations(data))
+
+
+def test_readme_python_version_is_the_package_s():
+    import tomllib
+
+    needs = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    said = re.search(r"You need Python (>=\s*[\d.]+)", README)
+    assert said and said[1].replace(" ", "") == needs, f"README must say the Python the package needs ({needs})"

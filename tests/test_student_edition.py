@@ -1,8 +1,9 @@
 """``python -m bert_edu.student_edition``: solutions out, prompts in, and the student notebooks still run.
 
 The unit tests use small synthetic notebooks. ``test_student_edition_of_course_notebook`` generates the
-student edition of every course notebook and executes it: exactly the tagged cells raise (NotImplementedError), the
-checkers say "not implemented yet", ``use_or_reference`` falls back with its note, everything else runs.
+student edition of every course notebook and executes it with the smoke recipe (``BERT_EDU_SMOKE=1``): exactly
+the tagged cells raise (NotImplementedError), the checkers say "not implemented yet", ``use_or_reference`` falls
+back with its note, everything else runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from bert_edu.course import SMOKE_ENV
 from bert_edu.course import student_edition as se
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,6 +328,38 @@ def test_nbval_runs_the_student_edition_and_only_the_tag_excuses_an_error(tmp_pa
     assert result.returncode != 0 and "NotImplementedError" in result.stdout
 
 
+# --- the smoke recipe -------------------------------------------------------------------------------------
+
+def test_pick_recipe_reads_the_smoke_variable(monkeypatch, tmp_path):
+    from bert_edu.course import pick_recipe
+    from bert_edu.data import assets
+
+    monkeypatch.setenv("BERT_EDU_CACHE", str(tmp_path))
+    monkeypatch.delenv(SMOKE_ENV, raising=False)
+    assert pick_recipe(real={"steps": 700}, smoke={"steps": 12}) == {"steps": 700}
+    assert assets.checkpoint_dir("pretrain-course") == tmp_path / "checkpoints" / "pretrain-course"
+    for off in ("0", "", "no"):
+        monkeypatch.setenv(SMOKE_ENV, off)
+        assert pick_recipe(real=1, smoke=2) == 1
+    monkeypatch.setenv(SMOKE_ENV, "1")
+    assert pick_recipe(real={"steps": 700}, smoke={"steps": 12}) == {"steps": 12}
+    # a quick run never replaces a checkpoint that a real run trained
+    assert assets.checkpoint_dir("pretrain-course") == tmp_path / "checkpoints-smoke" / "pretrain-course"
+
+
+SLOW_S = 30  # a notebook whose recorded CPU time is longer must have a smoke recipe
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_slow_notebook_reads_its_sizes_through_pick_recipe(path):
+    nb = nbformat.read(path, as_version=4)
+    seconds = nb.metadata.get("bert_edu", {}).get("cpu", {}).get("wall_time_s", 0)
+    calls = sum(c.source.count("pick_recipe(") for c in nb.cells if c.cell_type == "code")
+    if seconds > SLOW_S:
+        assert calls, f"{path.name} takes {seconds} s on a CPU but has no pick_recipe(real=..., smoke=...) " \
+                      "(CONTRIBUTING, 'The smoke recipe')"
+
+
 # --- the real course ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -352,8 +386,13 @@ def cell_text(cell) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_student_edition_of_course_notebook(path, student_dir, capsys):
+def test_student_edition_of_course_notebook(path, student_dir, capsys, monkeypatch):
+    """Run with the smoke recipe (BERT_EDU_SMOKE=1: few sentences and steps, the same code paths): what this test
+    checks (which cells raise, what the checkers and use_or_reference say) does not depend on training length.
+    The solution notebooks keep the real recipe under nbval."""
     from nbclient import NotebookClient
+
+    monkeypatch.setenv(SMOKE_ENV, "1")  # the kernel inherits it; checkpoints go to checkpoints-smoke/
 
     out, reports = student_dir
     report = reports[path.name]
@@ -368,7 +407,7 @@ def test_student_edition_of_course_notebook(path, student_dir, capsys):
                    resources={"metadata": {"path": str(out)}}).execute()
     seconds = time.perf_counter() - start
     with capsys.disabled():
-        print(f"\n[student edition] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
+        print(f"\n[student edition, smoke recipe] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
               f"{len(report.raising_cells)} cell(s) tagged {se.RAISES_TAG}")
 
     problems = []

@@ -24,7 +24,8 @@ from bert_edu.text.tokenizer import (  # noqa: E402
     truncate_pair,
     wordpiece,
 )
-from bert_edu.text.wordpiece import course_tokenizer, train_tokenizer, train_wordpiece  # noqa: E402
+from bert_edu.data.corpus import course_tokenizer  # noqa: E402
+from bert_edu.text.wordpiece import train_tokenizer, train_wordpiece  # noqa: E402
 
 FRAGMENTS = [
     # English, numbers, URLs, contractions

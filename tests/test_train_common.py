@@ -143,3 +143,14 @@ def test_the_suite_limits_torch_threads():
     limit = int(os.environ.get("OMP_NUM_THREADS", 4))
     assert torch.get_num_threads() <= limit
     assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+
+
+def test_make_optimizer_is_fused_only_on_cuda(monkeypatch):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3))
+    optimizer = common.make_optimizer(model, 1e-3)
+    assert not optimizer.defaults.get("fused"), "CPU parameters: the default foreach AdamW"
+    assert [len(g["params"]) for g in optimizer.param_groups] == [1, 3]
+    seen = {}
+    monkeypatch.setattr(torch.optim, "AdamW", lambda groups, **kw: seen.update(kw))
+    common.make_optimizer(model, 1e-3, fused=True)
+    assert seen.get("fused") is True

@@ -35,7 +35,7 @@ def quantize_int8(model) -> torch.nn.Module:
 
 
 def _batches(features: list[dict], batch_size: int, pad_token_id: int):
-    from bert_edu.train.finetune import collate, sorted_batches
+    from bert_edu.data.batching import collate, sorted_batches
 
     for idx in sorted_batches([len(f["input_ids"]) for f in features], batch_size):
         yield collate([features[i] for i in idx], pad_token_id)

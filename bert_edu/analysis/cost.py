@@ -124,7 +124,7 @@ def ms_per_sentence(model, features: list[dict], batch_size: int = 1, repeats: i
                     pad_token_id: int = 0) -> float:
     """Median over ``repeats`` of the time to classify ``features`` in batches of ``batch_size``, in ms per
     sentence (with ``batch_size=1``, the latency one request sees)."""
-    from bert_edu.train.finetune import collate
+    from bert_edu.data.batching import collate
 
     model.eval()
     device = next(model.parameters()).device

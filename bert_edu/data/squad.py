@@ -14,7 +14,9 @@ naming the file, the question and the fix, raised before any model is loaded.
 
 The data (asset ``squad``, from the PyPI source archive ``bigbench==1.0.0``): the SQuAD v1.1 development set
 (Rajpurkar et al. 2016; Wikipedia) and the four SQuADShifts test sets (Miller et al. 2020) written the same
-way on new Wikipedia articles, New York Times articles, Reddit posts and Amazon product reviews.
+way on new Wikipedia articles, New York Times articles, Reddit posts and Amazon product reviews. PyPI no longer
+serves that archive (December 2026), so :func:`squad_path` works only where the asset is already cached; the
+course's QA data is now :mod:`bert_edu.data.cloze_qa` (SQuAD-format files built from the other assets).
 
 Features (the model sees at most ``max_length`` tokens, but a context can be longer):
 ``[CLS] question [SEP] window of the context [SEP]``, with windows that overlap by ``stride`` tokens

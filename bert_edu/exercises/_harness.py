@@ -25,6 +25,7 @@ A checker is written like this::
 from __future__ import annotations
 
 import os
+import random
 import sysconfig
 import traceback
 from contextlib import contextmanager
@@ -281,3 +282,36 @@ def use_or_reference(fn: Callable, reference: Callable, check: Callable[..., boo
     print(f"Note: `{label}` does not pass its check yet, so the cells below use the reference `{ref}`. "
           f"Run `{check_name}({label})` to see what is missing; once it passes, re-run this cell to use yours.")
     return reference
+
+
+# --------------------------------------------------------------------------- extra cases for grading
+# `bert-edu grade` (bert_edu/course/grade.py) runs, after each checker, cases the notebook never shows: the
+# learner's function against the reference on inputs drawn from the teacher's seed, so they cannot be memorised.
+# A checker module registers them with ``@extra_cases("check_<name>")``; an exercise without any is graded on
+# its checker alone.
+_EXTRA_CASES: dict[str, Callable] = {}
+
+
+def extra_cases(check_name: str):
+    """Register ``make(ck, fn, rng)``: add cases to the Checker ``ck`` with ``ck.case(...)``, drawing every input
+    from ``rng`` (a ``random.Random``; ``torch.Generator().manual_seed(rng.getrandbits(63))`` for tensors)."""
+    def register(make: Callable) -> Callable:
+        _EXTRA_CASES[check_name] = make
+        return make
+    return register
+
+
+def has_extra_cases(check_name: str) -> bool:
+    return check_name in _EXTRA_CASES
+
+
+def run_extra_cases(check_name: str, fn, seed: int, *, quiet: bool = True) -> Checker | None:
+    """The Checker of ``check_name``'s extra cases for ``fn`` with inputs drawn from ``seed`` (None if it has none).
+    The same seed gives the same inputs on every machine."""
+    make = _EXTRA_CASES.get(check_name)
+    if make is None:
+        return None
+    ck = Checker(check_name.removeprefix("check_") + " (extra cases)", fn, quiet=quiet)
+    make(ck, fn, random.Random(f"{check_name}:{seed}"))
+    ck.verdict()
+    return ck

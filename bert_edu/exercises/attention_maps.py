@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bert_edu.course import viz
+from bert_edu.analysis import attention_heads  # the references (bert_edu.course.viz re-exports them)
 from bert_edu.exercises._harness import Checker
 
 
@@ -16,7 +16,7 @@ from bert_edu.exercises._harness import Checker
 def reference_previous_token_head(attn: torch.Tensor) -> tuple[int, int]:
     """(layer, head) whose tokens attend most, on average, to the token just before them.
     attn: (layers, heads, T, T); the first token has no previous token and is not counted."""
-    layer, head, _ = viz.top_heads(viz.offset_attention(attn, -1), k=1)[0]
+    layer, head, _ = attention_heads.top_heads(attention_heads.offset_attention(attn, -1), k=1)[0]
     return layer, head
 
 
@@ -72,15 +72,15 @@ def check_previous_token_head(fn, quiet: bool = False) -> bool:
                         f"return a pair (layer, head), got {type(got).__name__}")
             got = (int(got[0]), int(got[1]))
             expected = reference_previous_token_head(attn)
-            next_scores = viz.offset_attention(attn, +1)
+            next_scores = attention_heads.offset_attention(attn, +1)
             case.expect_equal(got, expected, what="(layer, head)", mistakes={
                 "that is the next-token head: the previous token of query i is key i - 1, the entries "
                 "attn[..., i, i - 1] just BELOW the diagonal (torch.diagonal(attn, offset=-1, dim1=-2, dim2=-1)); "
                 "attn[..., i - 1, i] is query i - 1 looking at the next token": _best(next_scores, heads),
                 "that head attends to itself: the previous token is one step off the diagonal, not on it":
-                    _best(viz.offset_attention(attn, 0), heads),
+                    _best(attention_heads.offset_attention(attn, 0), heads),
                 "layer and head are swapped: for a flat index i over (layers, heads), layer = i // n_heads and "
-                "head = i % n_heads": _best(viz.offset_attention(attn, -1), heads, swap=True),
+                "head = i % n_heads": _best(attention_heads.offset_attention(attn, -1), heads, swap=True),
             })
     return ck.verdict()
 
@@ -90,7 +90,7 @@ def check_previous_token_head(fn, quiet: bool = False) -> bool:
 
 def reference_head_entropy(attn: torch.Tensor) -> torch.Tensor:
     """attn (..., T, T) -> (...): entropy in nats of each query's attention row, averaged over queries."""
-    return viz.head_entropy(attn)
+    return attention_heads.head_entropy(attn)
 
 
 def check_head_entropy(fn, quiet: bool = False) -> bool:
@@ -137,7 +137,7 @@ def _entropy_of_mean_row(attn):
 
 def reference_mask_head(context: torch.Tensor, head: int, num_heads: int) -> torch.Tensor:
     """context (..., num_heads * head_dim) -> a copy with head ``head``'s features set to 0."""
-    return viz.mask_head(context, head, num_heads)
+    return attention_heads.mask_head(context, head, num_heads)
 
 
 def check_mask_head(fn, quiet: bool = False) -> bool:

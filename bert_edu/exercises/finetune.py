@@ -8,7 +8,21 @@ import math
 import torch
 
 from bert_edu.exercises._harness import CaseFailed, Checker
-from bert_edu.train.finetune import collate
+
+from bert_edu.data.batching import bucketed_batches, collate  # their home since the loops became one (train/loop.py)
+
+
+def _classifier_module():
+    """The package's classifier training (``train_classifier``, ``evaluate``): bert_edu.train.classify, or
+    bert_edu.train.finetune, its older name."""
+    import importlib
+
+    for name in ("bert_edu.train.classify", "bert_edu.train.finetune"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("neither bert_edu.train.classify nor bert_edu.train.finetune can be imported")
 
 
 def reference_classification_head(last_hidden_state, pooler_dense, dropout, classifier):
@@ -310,4 +324,188 @@ def check_lr_factor(fn, quiet: bool = False) -> bool:
                         for k, v in _schedule_mistakes(warmup, total, steps).items()}
             case.expect_close(_schedule(fn, warmup, total, steps), expected, atol=1e-6, rtol=0,
                               what="learning-rate factors", mistakes=mistakes)
+    return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------- the fine-tuning loop
+#
+# check_fine_tune runs the learner's loop on a tiny classifier of its own and compares it with the package's loop,
+# ``bert_edu.train.finetune.train_classifier``: the loss of every step, the best epoch and every weight at the end.
+# Its configuration makes each classic bug visible: dropout above 0 and a model handed over in eval mode (as
+# ``from_pretrained`` returns it), so a loop that does not put it in training mode every epoch shows; a clipping
+# threshold below the gradient norm, so the order of clipping and the optimiser step shows; warmup, so a scheduler
+# stepped first shows; a validation set whose labels follow the opposite rule of the training set's, so validation
+# accuracy falls as the model learns and the best epoch is not the last one. The classic bugs are simulated with the
+# same loop (``_fine_tune(..., bug=...)``) and named when the learner's result matches one.
+
+LOOP_BUGS = {
+    "no_zero_grad": "gradients accumulate: `optimizer.zero_grad()` is missing, so each step adds this batch's "
+                    "gradient to all the earlier ones",
+    "clip_after_step": "clipping after the optimiser step: clip the gradient norm BEFORE `optimizer.step()`, or "
+                       "the step uses the unclipped gradients",
+    "scheduler_first": "the scheduler stepped before the optimiser: call `scheduler.step()` AFTER "
+                       "`optimizer.step()`, or every step uses the next step's learning rate",
+    "never_train": "model.eval() left on during training: the loop never calls `model.train()`, so dropout is off "
+                   "(the model arrives in eval mode, as `from_pretrained` returns it)",
+    "eval_after_first_epoch": "model.eval() left on during training: after the first evaluation the model stays in "
+                              "eval mode; call `model.train()` at the start of every epoch",
+    "last_epoch": "last epoch kept instead of the best: after the loop, load the weights saved at the best "
+                  "validation accuracy (`model.load_state_dict(best_state)`)",
+}
+
+
+def reference_fine_tune(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio=0.1, weight_decay=0.01,
+                        max_grad_norm=1.0, seed=0, pad_token_id=0, device="cpu", log=print):
+    """Notebook 08's loop (the package's ``train_classifier`` without its progress bars and fp16 scaling):
+    each epoch in training mode, bucketed batches in a new order, forward, backward, clip, AdamW step, schedule
+    step, zero_grad; after each epoch the validation accuracy, a copy of the weights when it is the best so far
+    (ties: the earlier epoch); at the end the best epoch's weights back in the model."""
+    return _fine_tune(model, train_f, val_f, epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup_ratio,
+                      weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed, pad_token_id=pad_token_id,
+                      device=device, log=log)
+
+
+def _fine_tune(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio=0.1, weight_decay=0.01,
+               max_grad_norm=1.0, seed=0, pad_token_id=0, device="cpu", log=print, bug=None):
+    import random
+
+    from bert_edu.train import common
+
+    finetune = _classifier_module()
+    rng = random.Random(seed)
+    lengths = [len(f["input_ids"]) for f in train_f]
+    total_steps = math.ceil(len(train_f) / batch_size) * epochs
+    optimizer = common.make_optimizer(model, lr, weight_decay)
+    scheduler = common.linear_warmup_decay(optimizer, int(warmup_ratio * total_steps), total_steps)
+    model.to(device)
+    losses, history, best = [], [], None
+    if bug == "eval_after_first_epoch":
+        model.train()
+    for epoch in range(1, epochs + 1):
+        if bug not in ("never_train", "eval_after_first_epoch"):
+            model.train()
+        for idx in bucketed_batches(lengths, batch_size, rng):
+            batch = common.move_to(collate([train_f[i] for i in idx], pad_token_id), device)
+            with common.autocast(device):
+                loss = model(**batch).loss
+            loss.backward()
+            if bug == "scheduler_first":
+                scheduler.step()
+            if bug == "clip_after_step":
+                optimizer.step()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            else:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+            if bug != "scheduler_first":
+                scheduler.step()
+            if bug != "no_zero_grad":
+                optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+        if bug == "eval_after_first_epoch":
+            model.eval()
+        val = finetune.evaluate(model, val_f, device=device, pad_token_id=pad_token_id)
+        history.append({"epoch": epoch, "eval_accuracy": val["accuracy"], "eval_loss": val["loss"]})
+        if best is None or val["accuracy"] > best["accuracy"]:
+            best = {"epoch": epoch, "accuracy": val["accuracy"],
+                    "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
+        if log:
+            first = len(losses) - math.ceil(len(train_f) / batch_size)
+            log(f"epoch {epoch}/{epochs}: train loss {sum(losses[first:]) / (len(losses) - first):.3f}, "
+                f"validation loss {val['loss']:.3f}, accuracy {val['accuracy']:.1%}")
+    if bug != "last_epoch":
+        model.load_state_dict(best["state"])
+    return {"losses": losses, "history": history, "best_epoch": best["epoch"], "best_accuracy": best["accuracy"]}
+
+
+def _loop_features(n: int, flip: bool, seed: int) -> list[dict]:
+    """Sentences of 4-9 random token ids; label 1 when token 7 occurs in the first half (the opposite when flip)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        length = int(torch.randint(4, 10, (1,), generator=g))
+        ids = torch.randint(8, 40, (length,), generator=g)
+        if i % 2:
+            ids[int(torch.randint(1, length, (1,), generator=g))] = 7
+        label = int(bool((ids == 7).any())) ^ int(flip)
+        out.append({"input_ids": [2, *ids.tolist(), 3], "label": label})
+    return out
+
+
+LOOP_SETTINGS = dict(epochs=4, lr=3e-3, batch_size=8, warmup_ratio=0.25, weight_decay=0.01, max_grad_norm=0.1,
+                     seed=0, pad_token_id=0)
+
+
+def _loop_model(seed: int):
+    from bert_edu import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, num_labels=2, hidden_dropout_prob=0.2,
+                        attention_probs_dropout_prob=0.1)
+    return BertForSequenceClassification(config).eval()  # eval mode, as from_pretrained returns it
+
+
+def _run_loop(fn, seed: int = 0):
+    """(losses, best epoch, final weights) of ``fn`` on the checker's tiny task; fn=None runs the package's loop."""
+    import warnings
+
+    from bert_edu.train import common
+
+    finetune = _classifier_module()
+    train_f, val_f = _loop_features(48, False, seed), _loop_features(24, True, seed + 1)
+    model = _loop_model(seed)
+    common.set_seed(seed + 2)  # the dropout masks: the same for every run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns when the scheduler is stepped first: the checker says so
+        if fn is None:
+            out = finetune.train_classifier(model, train_f, val_f, device="cpu", progress=False, log=None,
+                                            **LOOP_SETTINGS)
+            result = {"losses": out.losses, "best_epoch": out.best_epoch}
+        else:
+            result = fn(model, train_f, val_f, device="cpu", log=None, **LOOP_SETTINGS)
+    weights = torch.cat([p.detach().flatten() for p in model.state_dict().values() if p.is_floating_point()])
+    return result, weights
+
+
+def check_fine_tune(fn, quiet: bool = False) -> bool:
+    """fn(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio, weight_decay, max_grad_norm, seed,
+    pad_token_id, device, log) -> {"losses", "history", "best_epoch", "best_accuracy"}: notebook 08's loop,
+    compared with the package's ``train_classifier`` on a tiny task of the checker's own."""
+    ck = Checker("fine_tune", fn, quiet=quiet)
+    with ck.case("4 epochs on a tiny classifier with dropout, handed over in eval mode; clip threshold below the "
+                 "gradient norm; the best validation epoch is not the last") as case:
+        result, weights = _run_loop(fn)
+        expected, exp_weights = _run_loop(None)
+        case.expect(isinstance(result, dict) and "losses" in result and "best_epoch" in result,
+                    f"return a dict with 'losses' (one per step) and 'best_epoch', got {type(result).__name__}")
+        try:
+            got_losses = torch.tensor([float(x) for x in result["losses"]])
+        except (TypeError, ValueError, RuntimeError):
+            raise CaseFailed("result['losses'] must hold the training loss of every step, as numbers (.item())")
+        exp_losses = torch.tensor(expected["losses"])
+        wrong = {}
+        for bug, hint in LOOP_BUGS.items():
+            r, w = _run_loop(lambda *a, bug=bug, **k: _fine_tune(*a, **k, bug=bug))
+            wrong[hint] = (torch.tensor(r["losses"]), r["best_epoch"], w)
+        for hint, (l, e, w) in wrong.items():
+            if (got_losses.shape == l.shape and torch.allclose(got_losses, l, atol=1e-6, rtol=1e-5)
+                    and weights.shape == w.shape and torch.allclose(weights, w, atol=1e-6, rtol=1e-5)
+                    and not (torch.allclose(w, exp_weights, atol=1e-6, rtol=1e-5) and
+                             got_losses.shape == exp_losses.shape and torch.allclose(l, exp_losses))):
+                raise CaseFailed(f"the losses and weights do not match the package's loop. Likely mistake: {hint}")
+        case.expect(got_losses.shape == exp_losses.shape,
+                    f"{len(got_losses)} training losses, the package's loop takes {len(exp_losses)} steps "
+                    f"({LOOP_SETTINGS['epochs']} epochs of ceil(48 / {LOOP_SETTINGS['batch_size']}) batches)")
+        bad = (~torch.isclose(got_losses, exp_losses, atol=1e-6, rtol=1e-5)).nonzero()
+        case.expect(len(bad) == 0, f"the training loss differs from the package's loop from step "
+                    f"{int(bad[0]) + 1 if len(bad) else 0} on: {got_losses[int(bad[0])] if len(bad) else 0:.5f} vs "
+                    f"{exp_losses[int(bad[0])] if len(bad) else 0:.5f}. Each step: forward in training mode, "
+                    "backward, clip, optimizer.step(), scheduler.step(), optimizer.zero_grad().")
+        case.expect(result["best_epoch"] == expected["best_epoch"],
+                    f"best_epoch = {result['best_epoch']}, the package's loop finds epoch {expected['best_epoch']} "
+                    "(the highest validation accuracy; ties: the earlier epoch)")
+        case.expect(torch.allclose(weights, exp_weights, atol=1e-6, rtol=1e-5),
+                    "the losses match but the weights at the end do not: the model must end with the weights of the "
+                    f"best epoch ({expected['best_epoch']}), restored with model.load_state_dict")
     return ck.verdict()

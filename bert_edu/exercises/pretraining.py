@@ -9,7 +9,7 @@ import random
 
 import torch
 
-from bert_edu.exercises._harness import Checker
+from bert_edu.exercises._harness import CaseFailed, Checker
 from bert_edu.data.pretraining import IGNORE_INDEX, apply_mask_rule
 
 # ------------------------------------------------------------------------------------------------ masking
@@ -408,3 +408,166 @@ def check_whole_word_select(fn, quiet: bool = False) -> bool:
         firsts = {min(d) for d in draws}
         case.expect(len(firsts) >= 10, "the same words are chosen every time: shuffle the words with rng")
     return ck.verdict()
+
+
+# ------------------------------------------------------------------------------------------------ the training step
+#
+# The checker runs the learner's ``train_step`` for a few steps on a tiny model of its own and compares the
+# losses and every parameter after each step with the package's step (the package's model, loss, clipping,
+# optimiser and schedule: ``bert_edu.train.common``). Its configuration makes each classic bug visible:
+# dropout above 0 and a model handed over in eval mode (as after an evaluation), so a step that does not put it
+# back in training mode shows; a clipping threshold far below the gradient norm, so the order of clipping and
+# the optimiser step shows; warmup, so a scheduler stepped first shows; several steps, so accumulated gradients
+# show. The classic bugs are simulated with the same step (``_step(..., bug=...)``) and named when they match.
+
+STEP_BUGS = {
+    "no_zero_grad": "gradients accumulate: `optimizer.zero_grad()` is missing, so each step adds this batch's "
+                    "gradient to all the earlier ones",
+    "clip_after_step": "clipping after the optimiser step: clip the gradient norm BEFORE `optimizer.step()`, or "
+                       "the step uses the unclipped gradients",
+    "scheduler_first": "the scheduler stepped before the optimiser: call `scheduler.step()` AFTER "
+                       "`optimizer.step()`, or every step uses the next step's learning rate (and the first "
+                       "one skips warmup's learning rate 0)",
+    "eval_mode": "model.eval() left on during training: the step never calls `model.train()`, so dropout is off "
+                 "(the model arrives in eval mode, as after an evaluation)",
+}
+
+
+class _NotebookPretrainingModel(torch.nn.Module):
+    """Notebook 07's interface around the package's BertForPreTraining: forward -> (token vectors, NSP logits),
+    the heads under ``.cls`` (``cls.predictions`` is the MLM head, ``cls.seq_relationship`` the NSP head)."""
+
+    def __init__(self, package):
+        super().__init__()
+        self.bert, self.cls = package.bert, package.cls
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        out = self.bert(input_ids, attention_mask, token_type_ids)
+        return out.last_hidden_state, self.cls.seq_relationship(out.pooler_output)
+
+
+def reference_train_step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0):
+    """One optimiser step of notebook 07 (the package's step): training mode, forward (under autocast on a
+    GPU), loss = MLM + nsp_weight x NSP, backward, clip the gradient norm, optimiser step, scheduler step,
+    zero the gradients. Returns (MLM loss, NSP loss) as floats."""
+    return _step(model, batch, optimizer, scheduler, nsp_weight, max_grad_norm)
+
+
+def _step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0, bug=None):
+    from bert_edu.train.common import autocast, clip_and_step
+
+    if bug != "eval_mode":
+        model.train()
+    with autocast(batch["input_ids"].device):
+        hidden, nsp_logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        mlm = reference_masked_lm_loss(hidden, batch["labels"], model.cls.predictions)
+    nsp = torch.nn.functional.cross_entropy(nsp_logits.float(), batch["next_sentence_label"])
+    (mlm.float() + nsp_weight * nsp).backward()
+    if bug == "scheduler_first":
+        scheduler.step()
+    if bug == "clip_after_step":
+        optimizer.step()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    else:
+        clip_and_step(model, optimizer, None, max_grad_norm)
+    if bug != "scheduler_first":
+        scheduler.step()
+    if bug != "no_zero_grad":
+        optimizer.zero_grad(set_to_none=True)
+    return mlm.item(), nsp.item()
+
+
+def _step_batches(vocab_size: int, n: int, seed: int) -> list[dict]:
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(n):
+        input_ids = torch.randint(5, vocab_size, (6, 12), generator=g)
+        attention_mask = torch.ones_like(input_ids)
+        attention_mask[1, 9:] = 0
+        attention_mask[4, 7:] = 0
+        labels = torch.full_like(input_ids, IGNORE_INDEX)
+        selected = (torch.rand(input_ids.shape, generator=g) < 0.3) & attention_mask.bool()
+        selected[:, 1] = True  # at least one prediction per sequence
+        labels[selected] = input_ids[selected]
+        input_ids = torch.where(selected, torch.full_like(input_ids, 4), input_ids)  # 4 plays [MASK]
+        token_type_ids = (torch.arange(12) >= 6).long().expand(6, 12).clone()
+        batches.append({"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                        "labels": labels, "next_sentence_label": torch.randint(0, 2, (6,), generator=g)})
+    return batches
+
+
+def _run_steps(step, optimizer_kind: str, seed: int, bug=None):
+    """Run ``step`` for len(batches) steps from the same start; returns (losses (steps, 2), parameters after each
+    step (steps, n_parameters), the gradient norm before the first clipping)."""
+    import copy
+    import warnings
+
+    from bert_edu.model.config import BertConfig
+    from bert_edu.model.heads import BertForPreTraining
+    from bert_edu.train.common import linear_warmup_decay, make_optimizer
+
+    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, hidden_dropout_prob=0.2,
+                        attention_probs_dropout_prob=0.1)
+    torch.manual_seed(seed)
+    model = _NotebookPretrainingModel(BertForPreTraining(config)).eval()  # as after an evaluation
+    model = copy.deepcopy(model)
+    if optimizer_kind == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        scheduler = linear_warmup_decay(optimizer, 1, 5)
+    else:
+        optimizer = make_optimizer(model, lr=3e-2, weight_decay=0.01)
+        scheduler = linear_warmup_decay(optimizer, 1, 5)
+    losses, params = [], []
+    torch.manual_seed(seed + 1)  # the dropout masks: the same for every run
+    for batch in _step_batches(config.vocab_size, 3, seed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns when the scheduler is stepped first: the checker says so
+            out = step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=0.05)
+        losses.append(out)
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]).clone())
+    return losses, torch.stack(params)
+
+
+def check_train_step(fn, quiet: bool = False) -> bool:
+    """fn(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0) -> (mlm_loss, nsp_loss):
+    one optimiser step of pretraining, as in notebook 07. Run for 3 steps on a tiny model with dropout, a
+    model handed over in eval mode, a clipping threshold below the gradient norm and a warmup of one step,
+    and compared after every step with the package's step."""
+    ck = Checker("train_step", fn, quiet=quiet)
+    for kind, title in (("sgd", "3 steps with plain SGD (every change to the gradient shows in the weights)"),
+                        ("adamw", "3 steps with the package's AdamW groups and warmup, as in the notebook")):
+        with ck.case(title) as case:
+            got_losses, got_params = _run_steps(fn, kind, seed=0)
+            exp_losses, exp_params = _run_steps(reference_train_step, kind, seed=0)
+            wrong = {STEP_BUGS[bug]: _run_steps(lambda *a, **k: _step(*a, **k, bug=bug), kind, seed=0)
+                     for bug in STEP_BUGS}
+            case.expect(all(isinstance(x, (tuple, list)) and len(x) == 2 for x in got_losses),
+                        f"return the pair (mlm_loss, nsp_loss) of the step, got {got_losses[0]!r}")
+            try:
+                got_l = torch.tensor([[float(v) for v in x] for x in got_losses])
+            except (TypeError, ValueError, RuntimeError):
+                raise CaseFailed(f"return two numbers (mlm_loss, nsp_loss), e.g. with .item(); got {got_losses[0]!r}")
+            exp_l = torch.tensor(exp_losses)
+            got = torch.cat([got_l.flatten(), got_params.flatten()])
+            mistakes = {hint: torch.cat([torch.tensor(l).flatten(), p.flatten()]) for hint, (l, p) in wrong.items()}
+            for hint, w in mistakes.items():
+                if _close_all(got, w):
+                    raise CaseFailed(f"the weights after the steps do not match the package's step. Likely "
+                                     f"mistake: {hint}")
+            for k in range(len(exp_l)):
+                case.expect(_close_all(got_l[k], exp_l[k]),
+                            f"step {k + 1}: losses (MLM, NSP) = {got_l[k].tolist()}, the package's step gives "
+                            f"{exp_l[k].tolist()}. Forward pass in training mode, MLM loss over the selected "
+                            "positions + nsp_weight x NSP loss.")
+                case.expect(_close_all(got_params[k], exp_params[k]),
+                            f"after step {k + 1} the weights differ from the package's step (largest difference "
+                            f"{(got_params[k] - exp_params[k]).abs().max().item():.3g}). The order is: backward, "
+                            "clip the gradient norm to max_grad_norm, optimizer.step(), scheduler.step(), "
+                            "optimizer.zero_grad().")
+    return ck.verdict()
+
+
+def _close_all(a, b) -> bool:
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return a.shape == b.shape and bool(torch.allclose(a, b, atol=1e-6, rtol=1e-5))

@@ -254,7 +254,10 @@ class BertModel(BertPreTrainedModel):
             if attention_mask.shape != input_ids.shape:
                 raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
                                  f"{tuple(input_ids.shape)}; pass the tokenizer's attention_mask unchanged")
-            if not bool(attention_mask.all()):
+            # A mask of all ones changes nothing, but SDPA is faster without one. Finding out reads the mask
+            # (a host sync on a GPU), so only when the inputs are checked anyway; a training loop, which skips
+            # the checks, decides in its collate and passes attention_mask=None for a batch without padding.
+            if not (self.check_inputs and bool(attention_mask.all())):
                 mask = attention_mask[:, None, None, :].bool()
         if head_mask is not None:
             head_mask = expand_head_mask(head_mask, self.config)

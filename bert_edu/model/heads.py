@@ -79,6 +79,29 @@ def _masked_lm(head: BertLMPredictionHead, sequence_output: torch.Tensor, labels
     return logits, F.cross_entropy(logits.float(), labels[selected])
 
 
+def gather_positions(sequence_output: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``sequence_output[b, positions[b, p]]`` for every row b and slot p: (batch, P, hidden). A gather with a
+    fixed shape: unlike boolean indexing it never asks the GPU how many positions there are (a host sync)."""
+    if positions.dim() != 2 or positions.shape[0] != sequence_output.shape[0]:
+        raise ValueError(f"masked_lm_positions has shape {tuple(positions.shape)}; it must be (batch, P) with "
+                         f"batch = {sequence_output.shape[0]}: P token positions per sequence")
+    index = positions[:, :, None].expand(-1, -1, sequence_output.shape[-1])
+    return sequence_output.gather(1, index)
+
+
+def _masked_lm_at(head: BertLMPredictionHead, sequence_output: torch.Tensor, positions: torch.Tensor,
+                  labels: torch.Tensor | None):
+    """The fast path of the training loop: logits at ``positions`` (batch, P) only, (batch, P, vocab); with
+    ``labels`` (batch, P: the original tokens, -100 in unused slots) the mean cross-entropy over used slots."""
+    logits = head(gather_positions(sequence_output, positions))
+    if labels is None:
+        return logits, None
+    if labels.shape != positions.shape:
+        raise ValueError(f"with masked_lm_positions, labels must have its shape {tuple(positions.shape)} (the "
+                         f"original token in each slot, -100 in unused ones), got {tuple(labels.shape)}")
+    return logits, F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
 class _TiedDecoderMixin:
     def tie_weights(self) -> None:
         self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
@@ -97,6 +120,9 @@ class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
       ``prediction_logits`` has shape **(num_selected, vocab)**: the logits of the selected positions only,
       in the order of ``labels[labels != -100]`` (so ``(prediction_logits.argmax(-1) == labels[labels != -100])``
       is the MLM accuracy), and ``mlm_loss`` is their mean cross-entropy.
+    * with ``masked_lm_positions`` (batch, P; the training loop's fast path, as the original BERT's
+      ``masked_lm_positions``): ``prediction_logits`` (batch, P, vocab) at those positions only, gathered with a
+      fixed shape (no host sync); ``labels`` is then (batch, P), -100 in unused slots.
     * ``nsp_loss`` when ``next_sentence_label`` (batch,) is given.
     * ``loss = mlm_loss + nsp_loss`` when both labels are given (equal to transformers.BertForPreTraining's loss).
     """
@@ -108,9 +134,14 @@ class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, output_attentions=False,
-                output_hidden_states=False, labels=None, next_sentence_label=None) -> BertForPreTrainingOutput:
+                output_hidden_states=False, labels=None, next_sentence_label=None,
+                masked_lm_positions=None) -> BertForPreTrainingOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        prediction_logits, mlm_loss = _masked_lm(self.cls.predictions, out.last_hidden_state, labels)
+        if masked_lm_positions is not None:
+            prediction_logits, mlm_loss = _masked_lm_at(self.cls.predictions, out.last_hidden_state,
+                                                        masked_lm_positions, labels)
+        else:
+            prediction_logits, mlm_loss = _masked_lm(self.cls.predictions, out.last_hidden_state, labels)
         seq_relationship_logits = self.cls.seq_relationship(out.pooler_output)
         nsp_loss = None
         if next_sentence_label is not None:
@@ -258,4 +289,4 @@ class BertForQuestionAnswering(BertPreTrainedModel):
 
 __all__ = ["BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
            "TokenClassifierOutput", "BertForQuestionAnswering", "QuestionAnsweringModelOutput", "BertLMPredictionHead",
-           "BertPredictionHeadTransform", "BertPreTrainingHeads", "BertOnlyMLMHead"]
+           "BertPredictionHeadTransform", "BertPreTrainingHeads", "BertOnlyMLMHead", "gather_positions"]

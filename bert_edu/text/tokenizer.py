@@ -23,7 +23,8 @@ of longest-first truncation, NFC). The one difference left: Python's ``unicodeda
 version than the Rust tables, so a few characters added since Unicode 9 (2016), marks and punctuation of rare
 and historic scripts, are stripped or split here and not there.
 
-Training a vocabulary (``train_wordpiece``, ``course_tokenizer``) is in :mod:`bert_edu.text.wordpiece`.
+Training a vocabulary (``train_wordpiece``) is in :mod:`bert_edu.text.wordpiece`; the course's cached one
+(``course_tokenizer``) in :mod:`bert_edu.data.corpus`.
 """
 
 from __future__ import annotations

@@ -6,18 +6,14 @@
 3. Repeat until the vocabulary is full: score every adjacent pair of pieces (a, b) (:func:`pair_scores`), merge
    the best into one new piece "ab" everywhere it occurs (:func:`merge_pair`), add it to the vocabulary.
 
-``course_tokenizer`` trains one on the course corpus once and caches it.
+``bert_edu.data.corpus.course_tokenizer`` trains one on the course corpus once and caches it (the data layer
+holds it, so ``text/`` stays a leaf that imports nothing else of the package).
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
-import os
-import shutil
-import tempfile
 import warnings
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -213,38 +209,3 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8192, min_frequency:
                             score=score)
     return BertTokenizer(vocab, do_lower_case=do_lower_case, strip_accents=strip_accents,
                          tokenize_chinese_chars=tokenize_chinese_chars, **kwargs)
-
-
-def course_tokenizer(vocab_size: int = 8192, corpus=None, min_frequency: int = 2) -> BertTokenizer:
-    """A WordPiece vocabulary (uncased) trained on a corpus file, cached on disk.
-
-    ``corpus``: a text file with one sentence per line and a blank line between documents; by default the
-    course's pretraining corpus (``bert_edu.data.corpus.corpus_path()``). The first call trains the vocabulary
-    (seconds) and saves it under ``cache_dir() / "tokenizers" / "course-wp<vocab_size>-<hash>"``, where the hash
-    covers the corpus file's bytes and the trainer settings; later calls just load it.
-    """
-    from bert_edu.data import assets, corpus as course_corpus
-
-    corpus = Path(corpus) if corpus is not None else Path(course_corpus.corpus_path())
-    if not corpus.is_file():
-        raise FileNotFoundError(f"corpus file {corpus} does not exist; pass a text file with one sentence per "
-                                "line and a blank line between documents")
-    key = f"|{vocab_size}|{min_frequency}|{TRAINER_VERSION}".encode()
-    digest = hashlib.sha256(corpus.read_bytes() + key).hexdigest()
-    folder = assets.cache_dir() / "tokenizers" / f"course-wp{vocab_size}-{digest[:12]}"
-    if (folder / "vocab.txt").is_file():
-        return BertTokenizer.from_pretrained(folder)
-    sentences = [s for doc in course_corpus.read_corpus(corpus) for s in doc]
-    tokenizer = train_tokenizer(sentences, vocab_size=vocab_size, min_frequency=min_frequency)
-    # write to a temporary folder, then rename: a concurrent reader never sees half a vocabulary
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    try:
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process saved it first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return BertTokenizer.from_pretrained(folder)

@@ -4,7 +4,7 @@ The whole API::
 
     set_seed(seed, rank=0)                           # python, torch (CPU + CUDA) random generators
     rng_state(device) / set_rng_state(state, device) # save / restore them (CPU and CUDA), for --resume
-    make_optimizer(model, lr, weight_decay=0.01)     # torch.optim.AdamW; no decay on biases and LayerNorm
+    make_optimizer(model, lr, weight_decay=0.01)     # torch.optim.AdamW (fused on CUDA); no decay on biases and LayerNorm
     linear_warmup_decay(optimizer, warmup_steps, total_steps)  # LambdaLR: 0 -> lr linearly, then -> 0
     autocast(device, mixed_precision="auto")         # context manager: bf16/fp16 autocast on CUDA, no-op else
     make_grad_scaler(device, mixed_precision="auto") # torch.amp.GradScaler, enabled only for fp16
@@ -14,6 +14,10 @@ The whole API::
     atomic_folder(folder)                            # write a checkpoint into a temporary folder, then rename
     move_to(batch, device)                           # tensors in a dict / list / tuple -> device
     clip_and_step(model, optimizer, scaler, max_grad_norm=1.0) -> grad norm (float)
+    label_maps(label_names)                          # num_labels / id2label / label2id for a config
+    load_tokenizer(folder)                           # the BertTokenizer saved in a model folder
+    build_model(head, init, labels, size, like)      # a task model + tokenizer from minilm | scratch | a folder
+    save_folder(model, tokenizer, out)               # HF layout + tokenizer files, written atomically
 
 A training step with all of them::
 
@@ -100,11 +104,13 @@ def _no_decay(name: str, param: torch.nn.Parameter) -> bool:
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01,
-                   betas=(0.9, 0.999), eps: float = 1e-6) -> torch.optim.AdamW:
+                   betas=(0.9, 0.999), eps: float = 1e-6, fused: bool | None = None) -> torch.optim.AdamW:
     """AdamW with two parameter groups: weight decay on matrices, none on biases and LayerNorm weights.
 
     ``eps=1e-6`` as in the original BERT code. Tied weights (the MLM decoder shares the word embeddings)
-    appear once in ``named_parameters()``, so they are updated once.
+    appear once in ``named_parameters()``, so they are updated once. ``fused`` (default: when every
+    parameter is on a CUDA GPU): one fused kernel for the whole update instead of several per tensor; the
+    same update up to rounding.
     """
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -112,7 +118,10 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01
             (no_decay if _no_decay(name, param) else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+    if fused is None:
+        params = decay + no_decay
+        fused = bool(params) and all(p.device.type == "cuda" for p in params)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, **({"fused": True} if fused else {}))
 
 
 def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int,
@@ -139,12 +148,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """The command lines' ``--help``: every default shown, except empty ones (None, and False for a flag)."""
 
     def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
+        if action.default is None or action.default is False or isinstance(action, argparse._StoreFalseAction):
+            return action.help  # nothing to show (a --no-x switch's default True says nothing either)
         return super()._get_help_string(action)
 
     def add_argument(self, action):
-        if action.help is None and not (action.default is None or action.default is False):
+        if action.help is None and not (action.default is None or action.default is False
+                                        or isinstance(action, argparse._StoreFalseAction)):
             action = copy.copy(action)  # an option without a help text still shows its default
             action.help = "(default: %(default)s)"
         super().add_argument(action)
@@ -244,3 +254,70 @@ def clip_and_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     else:
         optimizer.step()
     return float(norm)
+
+
+# ------------------------------------------------------------------------------------------------
+# task models: where the weights start, where they are saved (finetune, ner, qa, distillation)
+
+
+def label_maps(label_names) -> dict:
+    """The config fields that carry label names into the saved model (and into transformers.pipeline)."""
+    names = [str(n) for n in label_names]
+    return {"num_labels": len(names), "id2label": dict(enumerate(names)),
+            "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def load_tokenizer(folder):
+    """The tokenizer saved in a model folder (vocab.txt + tokenizer_config.json)."""
+    from bert_edu.text.tokenizer import BertTokenizer
+
+    return BertTokenizer.from_pretrained(folder)
+
+
+def _head_class(head):
+    if isinstance(head, str):
+        from bert_edu.model import heads
+
+        return getattr(heads, head)
+    return head
+
+
+def build_model(head, init: str, labels=None, size: str | None = None, like=None, verbose: bool = True):
+    """``(model, tokenizer)``: a ``head`` model (a class such as ``BertForSequenceClassification``, or its name)
+    and the tokenizer it reads with.
+
+    ``init``: ``'minilm'`` (the real all-MiniLM-L6-v2 weights), ``'scratch'`` (the architecture, or a ``size``
+    from SIZES, and the vocabulary of the folder ``like``, default MiniLM, with random weights) or a model
+    folder (any BERT checkpoint: its encoder's weights, a fresh head). ``labels``: label names (stored in the
+    config, so a pipeline shows them) or a number of outputs (2 for question answering's start and end).
+    """
+    from bert_edu.data.assets import minilm_path
+    from bert_edu.model.config import SIZES, BertConfig
+
+    head = _head_class(head)
+    if init == "scratch":
+        folder = Path(like) if like else minilm_path()
+    else:
+        folder = minilm_path() if init == "minilm" else Path(init)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a model folder (no config.json). Pass 'minilm', 'scratch' "
+                                "or the folder a checkpoint was saved to (e.g. by bert-edu pretrain)")
+    fields = {"num_labels": labels} if isinstance(labels, int) else label_maps(labels) if labels is not None else {}
+    if init != "scratch":
+        return head.from_pretrained(folder, verbose=verbose, **fields), load_tokenizer(folder)
+    if size is not None and size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)} or leave it out")
+    config = BertConfig.from_pretrained(folder)
+    for key, value in {**SIZES.get(size, {}), **fields}.items():
+        setattr(config, key, value)
+    return head(config), load_tokenizer(folder)
+
+
+def save_folder(model, tokenizer, out) -> Path:
+    """HF layout (config.json with the label names, model.safetensors) + the tokenizer files, written to a
+    temporary folder and renamed into place (:func:`atomic_folder`): ``transformers`` loads it as it is."""
+    out = Path(out)
+    with atomic_folder(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return out

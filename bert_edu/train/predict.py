@@ -1,27 +1,32 @@
 """Use a fine-tuned model folder (notebooks 08, 10, 11): the head saved in it decides what a prediction is.
 
-    python -m bert_edu.predict --model runs/sentiment "A gorgeous, witty film."          # a label per text
-    python -m bert_edu.predict --model runs/ner "Peter Blackburn spoke in Brussels."     # the entities in a text
-    python -m bert_edu.predict --model runs/qa --question "Who wrote Emma?" --context "Emma is a novel by Jane Austen."
-    cat reviews.txt | python -m bert_edu.predict --model runs/sentiment                  # one text per line
+    bert-edu predict --model runs/sentiment "A gorgeous, witty film."          # a label per text
+    bert-edu predict --model runs/ner "Peter Blackburn spoke in Brussels."     # the entities in a text
+    bert-edu predict --model runs/qa --question "Who wrote Emma?" --context "Emma is a novel by Jane Austen."
+    cat reviews.txt | bert-edu predict --model runs/sentiment                  # one text per line
 
-* text classification (``python -m bert_edu.finetune``): one line per text, the label, its probability and
+* text classification (``bert-edu finetune``): one line per text, the label, its probability and
   the text, tab-separated;
-* token classification (``python -m bert_edu.ner``): for each text, one line per entity: its type, mean
+* token classification (``bert-edu ner``): for each text, one line per entity: its type, mean
   probability, character span and words, tab-separated (nothing for a text without entities);
-* question answering (``python -m bert_edu.qa``): the answer, its probability and its character span in the
+* question answering (``bert-edu qa``): the answer, its probability and its character span in the
   context, tab-separated;
 * ``--json``: one JSON object per text instead (every label's probability, or the list of entities).
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import torch
+
+from bert_edu.train import cli
+from bert_edu.train.common import load_tokenizer
+
+TEXT_MAX_LENGTH = 128  # the default of bert-edu finetune and ner
 
 
 def head_type(folder) -> str:
@@ -29,7 +34,7 @@ def head_type(folder) -> str:
     config = Path(folder) / "config.json"
     if not config.is_file():
         raise FileNotFoundError(f"{folder} holds no model (no config.json); pass the --out folder of "
-                                "python -m bert_edu.finetune or python -m bert_edu.ner")
+                                "bert-edu finetune, ner or qa")
     architectures = json.loads(config.read_text()).get("architectures") or ["BertForSequenceClassification"]
     return architectures[0]
 
@@ -37,7 +42,6 @@ def head_type(folder) -> str:
 def load_classifier(folder, device=None):
     """The model (in eval mode) and tokenizer saved in ``folder``."""
     from bert_edu import BertForSequenceClassification
-    from bert_edu.train.finetune import load_tokenizer
 
     head_type(folder)  # a clear error for a folder without a model
     model = BertForSequenceClassification.from_pretrained(folder, verbose=False)
@@ -47,10 +51,10 @@ def load_classifier(folder, device=None):
 
 
 @torch.no_grad()
-def classify(model, tokenizer, texts, max_length: int = 128, batch_size: int = 64) -> list[dict]:
+def classify(model, tokenizer, texts, max_length: int = TEXT_MAX_LENGTH, batch_size: int = 64) -> list[dict]:
     """For each text: ``{"text", "label", "score", "probs": {label: probability}}``."""
     from bert_edu.data.classification import Example
-    from bert_edu.train.finetune import encode, predict_proba
+    from bert_edu.train.classify import encode, predict_proba
 
     features = [{"input_ids": f["input_ids"]} for f in encode(tokenizer, [Example(t, 0) for t in texts], max_length)]
     probs = predict_proba(model, features, batch_size, pad_token_id=tokenizer.pad_token_id)
@@ -71,8 +75,8 @@ def read_texts(args, parser) -> list[str]:
 
 def _print_classification(args, parser) -> None:
     texts = read_texts(args, parser)
-    model, tokenizer = load_classifier(args.model)
-    for row in classify(model, tokenizer, texts, args.max_length):
+    model, tokenizer = load_classifier(args.model, _device(args))
+    for row in classify(model, tokenizer, texts, args.max_length or TEXT_MAX_LENGTH):
         print(json.dumps(row) if args.json else f"{row['label']}\t{row['score']:.3f}\t{row['text']}")
 
 
@@ -80,8 +84,9 @@ def _print_entities(args, parser) -> None:
     texts = read_texts(args, parser)
     from bert_edu.train.ner import load_tagger, predict_entities
 
-    model, tokenizer = load_tagger(args.model)
-    for text, entities in zip(texts, predict_entities(model, tokenizer, texts, max_length=args.max_length)):
+    model, tokenizer = load_tagger(args.model, _device(args))
+    max_length = args.max_length or TEXT_MAX_LENGTH
+    for text, entities in zip(texts, predict_entities(model, tokenizer, texts, max_length=max_length)):
         if args.json:
             print(json.dumps({"text": text, "entities": entities}))
         for e in entities if not args.json else []:
@@ -93,9 +98,8 @@ def _print_answer(args, parser) -> None:
         parser.error("a question-answering model needs --question Q and --context C (and no other text)")
     from bert_edu.train.qa import DEFAULTS, load_qa_model, predict_answer
 
-    model, tokenizer = load_qa_model(args.model)
-    # --max-length left at its default (128, for texts): a question + context window takes the QA default
-    max_length = DEFAULTS["max_length"] if args.max_length == parser.get_default("max_length") else args.max_length
+    model, tokenizer = load_qa_model(args.model, _device(args))
+    max_length = args.max_length or DEFAULTS["max_length"]  # a question + context window: bert-edu qa's default
     try:
         row = predict_answer(model, tokenizer, args.question, args.context, max_length=max_length,
                              stride=min(DEFAULTS["stride"], max_length // 4))
@@ -113,17 +117,30 @@ PRINTERS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from bert_edu.train.common import HelpFormatter
+def _device(args):
+    from bert_edu.train.device import get_device
 
-    parser = argparse.ArgumentParser(prog="python -m bert_edu.predict", description=__doc__.split("\n\n")[0],
-                                     formatter_class=HelpFormatter)
-    parser.add_argument("--model", required=True, help="folder saved by python -m bert_edu.finetune / ner")
+    return get_device(args.device)
+
+
+@dataclasses.dataclass
+class PredictConfig:
+    """``bert-edu predict``'s options (the texts are positional)."""
+
+    model: str | None = cli.option(None, "folder saved by bert-edu finetune, ner or qa", required=True)
+    max_length: int | None = cli.option(None, "tokens per input, longer ones are truncated (default: 128) for "
+                                        "texts, as bert-edu finetune and ner; a question-answering model's "
+                                        "windows take 384, as bert-edu qa")
+    json: bool = cli.option(False, "one JSON object per text")
+    question: str | None = cli.option(None, "question answering (bert-edu qa): the question")
+    context: str | None = cli.option(None, "question answering: the text that holds the answer")
+    device: str | None = cli.option(cli.SHARED_DEFAULTS["device"], "cpu, cuda, cuda:1, mps (default: the best "
+                                    "available)")
+
+
+def build_parser():
+    parser = cli.make_parser("predict", __doc__.split("\n\n")[0], PredictConfig)
     parser.add_argument("texts", nargs="*", help="texts (default: one per line from stdin)")
-    parser.add_argument("--max-length", type=int, default=128, help="longer texts are truncated")
-    parser.add_argument("--json", action="store_true", help="one JSON object per text")
-    parser.add_argument("--question", help="question answering (python -m bert_edu.qa): the question")
-    parser.add_argument("--context", help="question answering: the text that holds the answer")
     return parser
 
 

@@ -20,6 +20,12 @@ seed and the step, see :class:`bert_edu.data.pretraining.PretrainingData`) and t
 DistributedDataParallel averages the gradients. The loss of a slice is its *sum* divided by the
 number of predictions in the whole global batch, so 2 processes x 16 rows give exactly the gradient of
 1 process x 32 rows (a mean per slice would weigh a slice with fewer masked tokens more).
+
+The step never waits for the GPU between log steps (issue 28): the batch's counts and "is anything padded?"
+are decided on the host by the data pipeline (:meth:`PretrainingData.train_batch`, built ahead in a background
+thread, pinned on CUDA); the MLM head gathers a fixed number of slots per sequence (``masked_lm_positions``);
+the losses and gradient norm stay on the device and are read, and all-reduced over processes on the run's
+device, every ``--log-every`` steps (:func:`flush`). On CUDA: fused AdamW, TF32, and ``--compile`` on request.
 """
 
 from __future__ import annotations
@@ -30,21 +36,23 @@ import dataclasses
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bert_edu.data import assets
-from bert_edu.data.pretraining import (PretrainingData, SpecialIds, baselines, eval_batches, shard, split_documents,
-                                       tokenize_documents)
+from bert_edu.data.pretraining import (PretrainingData, SpecialIds, eval_batches, shard, split_documents,
+                                       token_counts, tokenize_documents)
+from bert_edu.evaluation.baselines import pretraining_baselines
 from bert_edu.model.config import IGNORE_INDEX, SIZES
-from bert_edu.train.common import (HelpFormatter, add_mixed_precision_argument, atomic_folder, autocast, clip_and_step,
-                                   linear_warmup_decay, make_grad_scaler, make_optimizer, move_to, rng_state,
-                                   set_rng_state, set_seed, skip_input_checks)
+from bert_edu.train.common import (atomic_folder, autocast, linear_warmup_decay, make_grad_scaler, make_optimizer,
+                                   move_to, rng_state, set_rng_state, set_seed, skip_input_checks)
 
 STATE_FILE, METRICS_FILE = "training_state.pt", "metrics.json"
 
@@ -56,32 +64,55 @@ class PretrainConfig:
     The defaults are the course's CPU recipe (notebook 07; :func:`course_recipe`): the tiny model, 64-token
     pairs, batches of 128, 700 steps at a peak learning rate of 2e-3, no dropout: a few minutes on 2 CPU cores."""
 
-    corpus: str | None = None  # one sentence per line, blank line between documents; None = course corpus
-    out: str | None = None  # output folder; None = bert_edu.data.assets.checkpoint_dir(f"pretrain-{size}")
-    # "corpus-N": a WordPiece vocabulary of N tokens trained on this run's corpus; "course-N": trained on the course's
-    # Rotten Tomatoes corpus (notebook 01's); "minilm"; or a folder with vocab.txt
-    vocab: str = "corpus-4000"
-    size: str = "tiny"
-    max_steps: int = 700
-    batch_size: int = 128  # sequences per optimiser step, over all processes and micro-batches
-    grad_accum: int = 1  # micro-batches per step (same result, less memory)
-    lr: float = 2e-3
-    warmup_steps: int | None = None  # None = 10% of max_steps
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seq_len: int = 64
-    short_seq_prob: float = 0.1
-    mlm_probability: float = 0.15  # share of the tokens of a sequence that the model must predict
-    nsp_weight: float = 1.0  # loss = MLM + nsp_weight x NSP; 0 = MLM only (RoBERTa)
-    dropout: float = 0.0  # a run this short underfits: regularising would only slow it down
-    seed: int = 0
-    eval_every: int = 50
-    eval_fraction: float = 0.05  # share of documents held out
-    eval_sequences: int = 1024  # fixed held-out pairs (drawn in several passes if the held-out set is small)
-    save_every: int = 0  # also write a checkpoint every N steps (0 = only at the end)
-    impl: str = "bert_edu"  # "bert_edu" (ours) or "transformers" (for comparison)
-    device: str | None = None  # None = best available (bert_edu.train.device.get_device)
-    mixed_precision: str = "auto"  # auto | no | fp16 | bf16 (CUDA only; auto = bf16 where native, else fp16)
+    corpus: str | None = field(default=None, metadata={"help": (
+        "text file: one sentence per line, a blank line between documents (default: the course corpus, Rotten "
+        "Tomatoes + Wikipedia summaries)")})
+    out: str | None = field(default=None, metadata={"help": (
+        "output folder (default: the course cache, pretrain-SIZE: bert_edu.data.assets.checkpoint_dir)")})
+    vocab: str = field(default="corpus-4000", metadata={"help": (
+        "corpus-N: a WordPiece vocabulary of N tokens trained on --corpus itself | course-N: trained on the "
+        "course's Rotten Tomatoes corpus (notebook 01's) | minilm | a folder with vocab.txt")})
+    size: str = field(default="tiny", metadata={"help": "the named architecture (bert_edu.model.config.SIZES)",
+                                                "choices": list(SIZES)})
+    max_steps: int = field(default=700, metadata={"help": "optimiser steps (the schedule's length)"})
+    batch_size: int = field(default=128, metadata={"help": (
+        "sequences per optimiser step, over all processes and micro-batches (the global batch)")})
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per step (same result, less memory)"})
+    lr: float = field(default=2e-3, metadata={"help": (
+        "peak learning rate (notebook 07's recipe for the tiny model, measured there)")})
+    warmup_steps: int | None = field(default=None, metadata={"help": (
+        "steps over which the learning rate rises from 0 (default: --warmup-ratio of --max-steps)")})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (none on biases and LayerNorm)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "clip the gradient norm to this"})
+    seq_len: int = field(default=64, metadata={"help": (
+        "tokens per sequence pair, [CLS] and [SEP]s included (64: notebook 07's CPU recipe)"),
+        "flag": "--max-length", "aliases": ["--seq-len"]})
+    short_seq_prob: float = field(default=0.1, metadata={"help": (
+        "share of the pairs made shorter than --max-length (BERT's recipe, so the model sees short inputs too)")})
+    mlm_probability: float = field(default=0.15, metadata={"help": (
+        "share of the tokens of a sequence that the model must predict")})
+    nsp_weight: float = field(default=1.0, metadata={"help": "loss = MLM + this x NSP (0 = MLM only, as RoBERTa)"})
+    dropout: float = field(default=0.0, metadata={"help": (
+        "dropout everywhere (0: a run this short underfits, regularising would only slow it down)")})
+    seed: int = field(default=0, metadata={"help": "seed of the weights, the masking and the batch order"})
+    eval_every: int = field(default=50, metadata={"help": "evaluate on the held-out pairs every N steps (0 = never)"})
+    eval_fraction: float = field(default=0.05, metadata={"help": "share of the documents held out"})
+    eval_sequences: int = field(default=1024, metadata={"help": (
+        "fixed held-out pairs (drawn in several passes if the held-out set is small)")})
+    save_every: int = field(default=0, metadata={"help": "also write a checkpoint every N steps (0 = only at the end)"})
+    impl: str = field(default="bert_edu", metadata={"help": "bert_edu (ours) or transformers (for comparison)",
+                                                    "choices": ["bert_edu", "transformers"]})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1, mps (default: the best available)"})
+    mixed_precision: str = field(default="auto", metadata={"help": (
+        "autocast on CUDA: auto = bf16 where the GPU has it natively (compute capability 8.0+), else fp16 with a "
+        "grad scaler; no = fp32. CPU and MPS always run fp32"), "choices": ["auto", "no", "fp16", "bf16"]})
+    log_every: int = field(default=10, metadata={"help": (
+        "read the losses from the device (and all-reduce them over processes) every N steps, not at every step: "
+        "each read makes the CPU wait for the GPU. The history still holds every step's losses")})
+    compile: bool = field(default=False, metadata={"help": (
+        "torch.compile the model (fuses the elementwise work; the first steps are slow while it compiles)")})
+    prefetch: int = field(default=2, metadata={"help": (
+        "batches built ahead in a background thread (pinned memory on CUDA); 0 = build each in the step")})
 
     def output_dir(self) -> Path:
         return Path(self.out) if self.out else assets.checkpoint_dir(f"pretrain-{self.size}")
@@ -103,7 +134,7 @@ def load_tokenizer(vocab: str, corpus: str | None = None):
     None; trained once, then cached); "course-N" -> trained on the course's Rotten Tomatoes corpus (notebook
     01's); "minilm" -> all-MiniLM-L6-v2's 30,522 tokens; anything else -> a folder (or vocab.txt)."""
     from bert_edu.text.tokenizer import BertTokenizer
-    from bert_edu.text.wordpiece import course_tokenizer
+    from bert_edu.data.corpus import course_tokenizer
 
     if vocab == "minilm":
         return BertTokenizer.from_pretrained(assets.minilm_path())
@@ -199,15 +230,21 @@ def evaluate_pretraining(model: torch.nn.Module, batches: list[dict], device: to
             "nsp_loss": nsp_loss / n_seq, "nsp_accuracy": nsp_correct / n_seq}
 
 
-def pretraining_loss(outputs, batch: dict, n_predictions: int, n_sequences: int):
+def pretraining_loss(outputs, batch: dict, n_predictions: int, n_sequences: int, at_positions: bool = False):
     """(MLM loss, NSP loss) of this slice, as sums divided by the counts of the *whole* global batch.
 
     Summed over every slice (processes and micro-batches) this is exactly the mean over the global
     batch, whatever the number of masked tokens in each slice. Same value as transformers' loss when
-    there is a single slice."""
-    labels = batch["labels"]
-    logits = mlm_logits_at_labels(outputs.prediction_logits, labels).float()
-    mlm = F.cross_entropy(logits, labels[labels != IGNORE_INDEX], reduction="sum") / n_predictions
+    there is a single slice. ``at_positions``: the model was given ``masked_lm_positions``, so its logits
+    are (batch, P, vocab), one per slot of ``batch["masked_lm_ids"]`` (-100 in unused slots)."""
+    if at_positions:
+        logits = outputs.prediction_logits.float().flatten(0, 1)
+        mlm = F.cross_entropy(logits, batch["masked_lm_ids"].flatten(), ignore_index=IGNORE_INDEX,
+                              reduction="sum") / n_predictions
+    else:
+        labels = batch["labels"]
+        logits = mlm_logits_at_labels(outputs.prediction_logits, labels).float()
+        mlm = F.cross_entropy(logits, labels[labels != IGNORE_INDEX], reduction="sum") / n_predictions
     nsp = F.cross_entropy(outputs.seq_relationship_logits.float(), batch["next_sentence_label"],
                           reduction="sum") / n_sequences
     return mlm, nsp
@@ -222,16 +259,25 @@ def _dist_env() -> tuple[int, int, int]:
             int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def _all_reduce_sum(values: list[float], world_size: int) -> list[float]:
-    if world_size == 1:
-        return values
-    t = torch.tensor(values, dtype=torch.float64)
-    torch.distributed.all_reduce(t)
-    return t.tolist()
+def _all_reduce_sum(values: torch.Tensor, world_size: int) -> torch.Tensor:
+    """Sum ``values`` over the processes, in place, on the device where they are (NCCL reduces CUDA tensors
+    only; a CPU tensor there would fail). No host sync: read the result when you need it."""
+    if world_size > 1:
+        torch.distributed.all_reduce(values)
+    return values
 
 
 # ------------------------------------------------------------------------------------------------
 # the run
+
+
+def baselines(train_documents: list[list[list[int]]], batches: list[dict]) -> dict:
+    """What a model that ignores its input scores on the held-out batches (see
+    :func:`bert_edu.evaluation.baselines.pretraining_baselines`): the most frequent training token, the
+    unigram loss, the NSP majority class."""
+    targets = torch.cat([b["labels"][b["labels"] != IGNORE_INDEX] for b in batches])
+    nsp = torch.cat([b["next_sentence_label"] for b in batches])
+    return pretraining_baselines(token_counts(train_documents), targets, nsp)
 
 
 def prepare_data(cfg: PretrainConfig, tokenizer):
@@ -258,20 +304,24 @@ def prepare_data(cfg: PretrainConfig, tokenizer):
 
 
 def setup_device(cfg: PretrainConfig) -> tuple[int, int, torch.device]:
-    """``(rank, world_size, device)``; under torchrun also joins the process group (NCCL on GPUs, gloo on CPUs)."""
+    """``(rank, world_size, device)``; under torchrun also joins the process group (NCCL for CUDA tensors with
+    gloo for CPU ones on GPUs, gloo on CPUs). On CUDA, float32 matmuls may use TF32 tensor cores."""
     rank, world_size, local_rank = _dist_env()
     device = torch.device(cfg.device) if cfg.device else None
     if world_size > 1:
         if device is None:
             device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
         if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            torch.distributed.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
             torch.cuda.set_device(device)
     if device is None:
         from bert_edu.train.device import get_device
 
         device = get_device()
+    if device.type == "cuda":  # TF32 for whatever still runs in float32 (--mixed-precision no, fp32 leftovers)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     if cfg.batch_size % (world_size * cfg.grad_accum):
         raise ValueError(f"--batch-size {cfg.batch_size} must be a multiple of processes x --grad-accum "
                          f"= {world_size} x {cfg.grad_accum}")
@@ -299,6 +349,8 @@ class Run:
     history: list = dataclasses.field(default_factory=list)
     evals: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    pending: list = dataclasses.field(default_factory=list)  # (history row, its losses on the device) not yet read
+    loader: object = None  # the BatchPrefetcher, started at the first step
 
     @property
     def out_dir(self) -> Path:
@@ -321,6 +373,8 @@ def setup(cfg: PretrainConfig, tokenizer=None) -> Run:
     if world_size > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
     model.train()
     return Run(cfg, rank, world_size, device, tokenizer, data, held, baselines(train_docs, held) if held else {},
                config, model, train_model, optimizer, linear_warmup_decay(optimizer, warmup, cfg.max_steps),
@@ -334,7 +388,8 @@ def resume_run(run: Run) -> None:
     if not state_path.is_file():
         raise FileNotFoundError(f"--resume: no {STATE_FILE} in {run.out_dir}; start without --resume")
     state = torch.load(state_path, map_location="cpu", weights_only=False)
-    saved = {k: v for k, v in state["config"].items() if k not in ("max_steps", "eval_every", "save_every", "out")}
+    saved = {k: v for k, v in state["config"].items()
+             if k not in ("max_steps", "eval_every", "save_every", "out", "log_every", "compile", "prefetch")}
     now = {k: v for k, v in dataclasses.asdict(cfg).items() if k in saved}
     if saved != now:
         diff = {k: (saved[k], now[k]) for k in saved if saved[k] != now[k]}
@@ -352,49 +407,156 @@ def resume_run(run: Run) -> None:
     run.step, run.history, run.evals, run.seconds = state["step"], state["history"], state["evals"], state["seconds"]
 
 
+class BatchPrefetcher:
+    """Builds the batches of steps ``start``, ``start + 1``, ... in a background thread, ``depth`` ahead, so the
+    CPU work of the next batch overlaps the device's work on this one. On CUDA the batches are in pinned
+    memory, so the copy to the GPU (``non_blocking=True``) is asynchronous. Batches are a pure function of the
+    step (:meth:`PretrainingData.train_batch`), so prefetching changes nothing in what is trained."""
+
+    def __init__(self, data: PretrainingData, start: int, depth: int = 2, pin: bool = False):
+        self.next_step = start
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        # the thread holds the queue and the event, not self: dropping the prefetcher (or its run) stops it
+        self._thread = threading.Thread(target=BatchPrefetcher._work, daemon=True, name="bert-edu-prefetch",
+                                        args=(data, start, pin, self._queue, self._stop))
+        self._thread.start()
+
+    @staticmethod
+    def _work(data, step, pin, out: queue.Queue, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                batch, counts = data.train_batch(step)
+                if pin:
+                    batch = {k: v.pin_memory() for k, v in batch.items()}
+                item = (step, batch, counts)
+            except BaseException as err:  # handed to the training loop, which raises it
+                item = (None, err, None)
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item[0] is None:
+                return
+            step += 1
+
+    def get(self) -> tuple[dict, dict]:
+        step, batch, counts = self._queue.get()
+        if step is None:
+            raise batch
+        self.next_step = step + 1
+        return batch, counts
+
+    def close(self) -> None:
+        """Stop the thread and wait for it: a thread still inside a torch op when the process exits can abort
+        it ("terminate called without an active exception")."""
+        self._stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=60)
+
+    __del__ = close
+
+
+def next_batch(run: Run) -> tuple[dict, dict]:
+    """The global batch of ``run.step`` and its counts (:meth:`PretrainingData.train_batch`)."""
+    if run.cfg.prefetch <= 0:
+        return run.data.train_batch(run.step)
+    if run.loader is None or run.loader.next_step != run.step:  # first step, or the run jumped (resume)
+        if run.loader is not None:
+            run.loader.close()
+        run.loader = BatchPrefetcher(run.data, run.step, run.cfg.prefetch, pin=run.device.type == "cuda")
+    return run.loader.get()
+
+
+def _clip_and_step(model: torch.nn.Module, optimizer, scaler, max_grad_norm: float | None) -> torch.Tensor:
+    """:func:`bert_edu.train.common.clip_and_step` without reading the norm: it stays a tensor on the device."""
+    scaler.unscale_(optimizer)  # a no-op unless fp16
+    params = [p for p in model.parameters() if p.grad is not None]
+    if max_grad_norm is not None:
+        norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    else:
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in params]))
+    scaler.step(optimizer)  # fp16 only: reads whether a gradient overflowed (a sync the grad scaler needs)
+    scaler.update()
+    return norm.detach()
+
+
+def flush(run: Run) -> None:
+    """Read the losses and gradient norms of the steps since the last read into their history rows: ONE host
+    sync (and one all-reduce of the losses over processes) for all of them. Every process must call it at the
+    same steps: :func:`train_step` does every ``log_every`` steps and at ``max_steps``; :func:`run` before
+    evaluating and saving."""
+    if not run.pending:
+        return
+    values = torch.stack([v for _, v in run.pending])  # (steps, 3): MLM, NSP, grad norm; on the run's device
+    if run.world_size > 1:
+        losses = _all_reduce_sum(values[:, :2].contiguous(), run.world_size)  # each process's share -> the mean
+        values = torch.cat([losses, values[:, 2:]], dim=1)
+    rows, pending = values.tolist(), run.pending
+    run.pending = []
+    for (row, _), (mlm, nsp, norm) in zip(pending, rows):
+        row.update(loss=mlm + nsp, mlm_loss=mlm, nsp_loss=nsp, grad_norm=norm)
+        if not math.isfinite(row["loss"]):
+            raise FloatingPointError(f"the loss became {row['loss']} at step {row['step']}; lower --lr")
+
+
 def train_step(run: Run) -> dict:
-    """One optimiser step on the global batch of ``run.step``; returns its row of the history."""
+    """One optimiser step on the global batch of ``run.step``; returns its row of the history.
+
+    The row's losses and gradient norm are read from the device only every ``log_every`` steps (and at the
+    last step), by :func:`flush`: until then they are None. No host sync in between: the batch's counts come
+    from the data pipeline, the MLM head gathers a fixed number of positions per sequence, and the attention
+    mask is left out when the collate found no padding."""
     cfg, distributed = run.cfg, run.world_size > 1
     start = time.perf_counter()
-    batch = run.data.batch(run.step)  # the global batch; this process takes its rows of it
-    n_predictions = int((batch["labels"] != IGNORE_INDEX).sum())
-    n_sequences = len(batch["labels"])
-    tokens = int(batch["attention_mask"].sum())
+    batch, counts = next_batch(run)  # the global batch; this process takes its rows of it
+    n_predictions, n_sequences = counts["n_predictions"], counts["n_sequences"]
+    fast = cfg.impl == "bert_edu"  # ours takes masked_lm_positions; transformers' takes labels (B, T)
     mine = shard(batch, run.rank, run.world_size)
-    mlm_sum = nsp_sum = 0.0
+    losses = torch.zeros(2, device=run.device)
     for micro in range(cfg.grad_accum):
         mb = move_to(shard(mine, micro, cfg.grad_accum), run.device)
         sync = micro == cfg.grad_accum - 1 or not distributed  # all-reduce gradients once per step
         with run.train_model.no_sync() if not sync else contextlib.nullcontext():
+            inputs = dict(input_ids=mb["input_ids"], token_type_ids=mb["token_type_ids"],
+                          attention_mask=mb["attention_mask"] if counts["padded"] else None)
+            if fast:
+                inputs["masked_lm_positions"] = mb["masked_lm_positions"]
+            else:
+                inputs["labels"] = mb["labels"]
             with autocast(run.device, cfg.mixed_precision):
-                outputs = run.train_model(input_ids=mb["input_ids"], attention_mask=mb["attention_mask"],
-                                          token_type_ids=mb["token_type_ids"], labels=mb["labels"])
-            mlm, nsp = pretraining_loss(outputs, mb, n_predictions, n_sequences)
+                outputs = run.train_model(**inputs)
+            mlm, nsp = pretraining_loss(outputs, mb, n_predictions, n_sequences, at_positions=fast)
             # DDP averages gradients over processes; our slices already sum to the global mean
             run.scaler.scale((mlm + cfg.nsp_weight * nsp) * run.world_size).backward()
-        mlm_sum, nsp_sum = mlm_sum + mlm.item(), nsp_sum + nsp.item()
+        losses += torch.stack([mlm.detach(), nsp.detach()])
     lr = run.scheduler.get_last_lr()[0]
-    grad_norm = clip_and_step(run.model, run.optimizer, run.scaler, cfg.max_grad_norm)
+    grad_norm = _clip_and_step(run.model, run.optimizer, run.scaler, cfg.max_grad_norm)
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    mlm_sum, nsp_sum = _all_reduce_sum([mlm_sum, nsp_sum], run.world_size)
     run.step += 1
-    run.seconds += time.perf_counter() - start
-    row = {"step": run.step, "loss": mlm_sum + nsp_sum, "mlm_loss": mlm_sum, "nsp_loss": nsp_sum,
-           "lr": lr, "grad_norm": grad_norm, "tokens": tokens}
+    row = {"step": run.step, "loss": None, "mlm_loss": None, "nsp_loss": None, "lr": lr, "grad_norm": None,
+           "tokens": counts["tokens"]}
     run.history.append(row)
-    if not math.isfinite(row["loss"]):
-        raise FloatingPointError(f"the loss became {row['loss']} at step {run.step}; lower --lr")
+    run.pending.append((row, torch.cat([losses, grad_norm.reshape(1).to(losses.dtype)])))
+    if run.step % max(1, cfg.log_every) == 0 or run.step >= cfg.max_steps:
+        flush(run)
+    run.seconds += time.perf_counter() - start
     return row
 
 
 def evaluate_run(run: Run) -> None:
+    flush(run)
     if run.held:
         run.evals.append({"step": run.step, **evaluate_pretraining(run.model, run.held, run.device,
                                                                    run.cfg.mixed_precision)})
 
 
 def metrics_of(run: Run) -> dict:
+    flush(run)
     tokens = sum(h["tokens"] for h in run.history)
     n_params = sum(p.numel() for p in run.model.parameters())
     return {"config": dataclasses.asdict(run.cfg), "model_config": run.model_config, "step": run.step,
@@ -407,7 +569,7 @@ def metrics_of(run: Run) -> dict:
 def save(run: Run) -> dict:
     """Write the checkpoint (HF layout + tokenizer), the training state and ``metrics.json`` (rank 0), all
     at once (:func:`atomic_folder`): a crash never leaves weights and optimiser state of different steps."""
-    metrics = metrics_of(run)
+    metrics = metrics_of(run)  # reads the pending losses first
     rng = [rng_state(run.device)]  # every process's random states, rank by rank
     if run.world_size > 1:
         rng = [None] * run.world_size
@@ -466,21 +628,26 @@ def run(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = None, p
         bar = tqdm(total=cfg.max_steps, initial=state.step, desc=f"pretraining {cfg.size}", unit="step")
     if state.step == 0 and cfg.eval_every:
         evaluate_run(state)  # at initialisation: MLM loss ~ ln(vocab size), NSP accuracy ~ 50%
-    while state.step < last:
-        row = train_step(state)
-        if cfg.eval_every and (state.step % cfg.eval_every == 0 or state.step == cfg.max_steps):
-            evaluate_run(state)
+    try:
+        while state.step < last:
+            row = train_step(state)
+            if cfg.eval_every and (state.step % cfg.eval_every == 0 or state.step == cfg.max_steps):
+                evaluate_run(state)
+            if bar is not None:
+                bar.update(1)
+                postfix = {"loss": f"{row['loss']:.3f}"} if row["loss"] is not None else {}
+                if state.evals:
+                    postfix.update(mlm_acc=f"{state.evals[-1]['mlm_accuracy']:.3f}",
+                                   nsp_acc=f"{state.evals[-1]['nsp_accuracy']:.3f}")
+                if postfix:
+                    bar.set_postfix(postfix, refresh=False)
+            if cfg.save_every and state.step % cfg.save_every == 0 and state.step < last:
+                save(state)
+    finally:  # also on an error or Ctrl-C: the prefetch thread stops before the process ends
         if bar is not None:
-            bar.update(1)
-            postfix = {"loss": f"{row['loss']:.3f}"}
-            if state.evals:
-                postfix.update(mlm_acc=f"{state.evals[-1]['mlm_accuracy']:.3f}",
-                               nsp_acc=f"{state.evals[-1]['nsp_accuracy']:.3f}")
-            bar.set_postfix(postfix, refresh=False)
-        if cfg.save_every and state.step % cfg.save_every == 0 and state.step < last:
-            save(state)
-    if bar is not None:
-        bar.close()
+            bar.close()
+        if state.loader is not None:
+            state.loader.close()
     metrics = save(state)
     metrics["out"] = str(state.out_dir)
     return metrics
@@ -519,47 +686,38 @@ def pretrain_course_model(force: bool = False, progress: bool = True) -> Path:
 # command line
 
 
-def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
-    defaults = PretrainConfig()
-    p = argparse.ArgumentParser(prog="python -m bert_edu.pretrain",
-                                description="Pretrain BERT with masked language modelling + next sentence "
-                                            "prediction. Run under torchrun for several processes.",
-                                formatter_class=HelpFormatter)
-    p.add_argument("--corpus", help="text file: one sentence per line, a blank line between documents "
-                                    "(default: the course corpus, Rotten Tomatoes + Wikipedia summaries)")
-    p.add_argument("--out", help="output folder (default: the course cache, pretrain-SIZE)")
-    p.add_argument("--vocab", default=defaults.vocab,
-                   help="corpus-N: WordPiece vocabulary of N tokens trained on --corpus itself (default "
-                        f"{defaults.vocab}) | course-N: trained on the course corpus | minilm | folder with vocab.txt")
-    p.add_argument("--size", default=defaults.size, choices=list(SIZES))
-    p.add_argument("--max-steps", type=int, default=defaults.max_steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch (sequences)")
-    p.add_argument("--grad-accum", type=int, default=defaults.grad_accum)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --max-steps")
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--seq-len", type=int, default=defaults.seq_len)
-    p.add_argument("--mlm-probability", type=float, default=defaults.mlm_probability,
-                   help="share of the tokens to predict")
-    p.add_argument("--nsp-weight", type=float, default=defaults.nsp_weight,
-                   help="loss = MLM + this x NSP (0 = MLM only)")
-    p.add_argument("--dropout", type=float, default=defaults.dropout)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--eval-every", type=int, default=defaults.eval_every, help="0 = never")
-    p.add_argument("--save-every", type=int, default=defaults.save_every, help="0 = only at the end")
-    p.add_argument("--impl", default=defaults.impl, choices=["bert_edu", "transformers"])
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
-    add_mixed_precision_argument(p)
+def build_parser() -> argparse.ArgumentParser:
+    """``bert-edu pretrain``'s flags: one per field of :class:`PretrainConfig` (bert_edu.train.cli), plus the
+    run's own switches."""
+    from bert_edu.train import cli
+
+    p = cli.make_parser("pretrain", "Pretrain BERT with masked language modelling + next sentence prediction. "
+                                    "Run under torchrun for several processes.", PretrainConfig)
+    p.add_argument("--warmup-ratio", type=float, default=cli.SHARED_DEFAULTS["warmup_ratio"],
+                   help="share of --max-steps over which the learning rate rises from 0 (--warmup-steps, when "
+                        "given, wins)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--stop-at", type=int, default=None, help="stop after this step as if interrupted "
                                                              "(the schedule still follows --max-steps)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_false", dest="progress", help="no progress bars")
+    return p
+
+
+def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
+    from bert_edu.train import cli
+
+    p = build_parser()
     args = p.parse_args(argv)
-    names = {f.name for f in dataclasses.fields(PretrainConfig)}
-    cfg = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    for name in ("max_steps", "batch_size", "grad_accum", "seq_len"):
+    args.no_progress = not args.progress  # the attribute's older name
+    if not 0 <= args.warmup_ratio <= 1:
+        p.error("--warmup-ratio must be between 0 and 1")
+    if args.warmup_steps is None and args.warmup_ratio != cli.SHARED_DEFAULTS["warmup_ratio"]:
+        args.warmup_steps = int(args.warmup_ratio * args.max_steps)  # else None: 10%, as the config says
+    cfg = cli.config_from_args(PretrainConfig, args)
+    for name in ("max_steps", "batch_size", "grad_accum", "seq_len", "log_every"):
         if getattr(cfg, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+            flag = "--max-length" if name == "seq_len" else f"--{name.replace('_', '-')}"
+            p.error(f"{flag} must be positive")
     if not 0 < cfg.mlm_probability < 1:
         p.error("--mlm-probability must be between 0 and 1")
     if cfg.corpus and not Path(cfg.corpus).is_file():
@@ -569,15 +727,17 @@ def parse_args(argv=None) -> tuple[PretrainConfig, argparse.Namespace]:
 
 
 def summary(metrics: dict) -> dict:
-    """The final metrics of a run in one flat dict (the command line's JSON line)."""
+    """The final metrics of a run in one flat dict (the command line's JSON line: the commands' shared keys
+    ``metric``, ``value`` (held-out MLM accuracy), ``split``, ``seconds``, ``out``, then pretraining's own)."""
+    from bert_edu.train.cli import result_line
+
     final, base = metrics["final"] or {}, metrics["baselines"] or {}
-    out = {"step": metrics["step"], "seconds": round(metrics["seconds"], 1),
-           "tokens_per_second": round(metrics["tokens_per_second"]), "n_parameters": metrics["n_parameters"],
+    out = {"step": metrics["step"], "tokens_per_second": round(metrics["tokens_per_second"]),
+           "n_parameters": metrics["n_parameters"],
            "train_loss": metrics["history"][-1]["loss"] if metrics["history"] else None}
     out.update({k: final[k] for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy") if k in final})
     out.update({f"baseline_{k}": base[k] for k in ("mlm_accuracy", "mlm_unigram_loss", "nsp_accuracy") if k in base})
-    out["out"] = metrics["out"]
-    return out
+    return result_line("mlm_accuracy", final.get("mlm_accuracy"), "eval", metrics["seconds"], metrics["out"], **out)
 
 
 def main(argv=None) -> int:

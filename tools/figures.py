@@ -1,5 +1,6 @@
 """The course's diagrams, drawn with matplotlib into notebooks/figures/*.png (committed; regenerate with
-``python -m bert_edu.course.figures [OUT_DIR]``). Used by the notebooks' markdown:
+``python tools/figures.py [OUT_DIR]``). A maintainer's tool: no installed command needs it, so it lives outside
+the package. Used by the notebooks' markdown:
 
 * input_representation.png   token + segment + position embeddings         (notebooks 00, 01, 02)
 * encoder_layer.png          one post-LN encoder layer                      (notebooks 04, 05)
@@ -22,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
-FIGURES_DIR = Path(__file__).resolve().parents[2] / "notebooks" / "figures"
+FIGURES_DIR = Path(__file__).resolve().parents[1] / "notebooks" / "figures"
 COLOURS = {"token": "#fde3a7", "segment": "#c8e6c9", "position": "#bbdefb", "model": "#e1bee7",
            "head": "#ffccbc", "norm": "#d7ccc8", "plain": "#eeeeee", "mask": "#90a4ae"}
 

@@ -1,0 +1,52 @@
+"""benchmarks/learning_curve.py --lrs: the rate of each arm is chosen on validation, and collapsed runs are named."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curve.py"
+
+
+@pytest.fixture(scope="module")
+def lc():
+    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(model, lr, seed, val, test):
+    return {"model": model, "n": 300, "seed": seed, "lr": lr, "validation_accuracy": val, "test_accuracy": test,
+            "collapsed": abs(test - 737 / 1275) < 1e-6}
+
+
+def test_the_rate_is_chosen_on_validation_not_on_test(lc):
+    runs = [_run("scratch", 5e-4, s, 0.58, 0.70) for s in range(3)]  # best on test, worst on validation
+    runs += [_run("scratch", 2e-3, s, 0.65, 0.64 + 0.01 * s) for s in range(3)]
+    (row,) = lc.lr_selection(runs, [5e-4, 2e-3])
+    assert row["chosen_lr"] == 2e-3
+    assert row["test_accuracy"] == pytest.approx([0.64, 0.65, 0.66])
+    assert row["grid"] == [5e-4, 2e-3] and row["seeds"] == [0, 1, 2]
+    assert row["mean_validation_accuracy"] == {"0.0005": pytest.approx(0.58), "0.002": pytest.approx(0.65)}
+    assert row["test_half_interval"] > 0
+
+
+def test_collapsed_runs_are_reported_with_their_rate_and_seed(lc):
+    majority = 737 / 1275
+    runs = [_run("pretrained", 5e-4, 0, 0.578, majority), _run("pretrained", 5e-4, 1, 0.60, 0.61),
+            _run("pretrained", 1e-3, 0, 0.62, 0.63), _run("pretrained", 1e-3, 1, 0.63, 0.64)]
+    (row,) = lc.lr_selection(runs, [5e-4, 1e-3])
+    assert row["collapsed_runs"] == [{"lr": 5e-4, "seed": 0, "test_accuracy": majority}]
+    assert lc.collapsed(majority) and lc.collapsed(538 / 1275) and not lc.collapsed(0.6)
+
+
+def test_the_committed_selection_is_the_one_its_runs_give(lc):
+    """benchmarks/results/learning_curve_lr.json: its lr_selection is recomputed from its own runs."""
+    import json
+
+    data = json.loads((SCRIPT.parent / "results" / "learning_curve_lr.json").read_text())
+    assert data["lr_grid"] and len(data["lr_grid"]) >= 3
+    assert data["lr_selection"] == json.loads(json.dumps(lc.lr_selection(data["runs"], data["lr_grid"])))
+    for run in data["runs"]:
+        assert run["collapsed"] == lc.collapsed(run["test_accuracy"])
