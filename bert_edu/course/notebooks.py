@@ -161,16 +161,27 @@ def _machine() -> dict:
 TIME_ROW = re.compile(r"^\| \*\*Time\*\* \|.*\|$", re.MULTILINE)
 
 
-def time_row(record: dict) -> str:
+# The header's time row in each language of the course (the Chinese edition's is written by bert-edu translate).
+TIME_ROW_WORDS = {
+    "en": {"label": "Time", "cpu": "{s:.0f} s on a {cpus}-core CPU", "gpu": "{s:.0f} s on a GPU ({device})",
+           "no_gpu": "GPU: not measured yet", "sep": "; ",
+           "tail": " (measured by `make notebooks`; the last cell prints this run's time)"},
+    "zh": {"label": "用时", "cpu": "{cpus} 核 CPU 上 {s:.0f} 秒", "gpu": "GPU（{device}）上 {s:.0f} 秒",
+           "no_gpu": "GPU：尚未测量", "sep": "；", "tail": "（由 `make notebooks` 测量；最后一个单元格会打印本次运行的用时）"},
+}
+
+
+def time_row(record: dict, lang: str = "en") -> str:
     """The header's time row, from ``metadata.bert_edu``: {"cpu": {...}, "gpu": {...}} (either may be missing)."""
+    words = TIME_ROW_WORDS[lang]
     parts = []
     if "cpu" in record:
-        parts.append(f"{record['cpu']['wall_time_s']:.0f} s on a {record['cpu']['cpus']}-core CPU")
+        parts.append(words["cpu"].format(s=record["cpu"]["wall_time_s"], cpus=record["cpu"]["cpus"]))
     if "gpu" in record:
-        parts.append(f"{record['gpu']['wall_time_s']:.0f} s on a GPU ({record['gpu']['device']})")
+        parts.append(words["gpu"].format(s=record["gpu"]["wall_time_s"], device=record["gpu"]["device"]))
     else:
-        parts.append("GPU: not measured yet")
-    return f"| **Time** | {'; '.join(parts)} (measured by `make notebooks`; the last cell prints this run's time) |"
+        parts.append(words["no_gpu"])
+    return f"| **{words['label']}** | {words['sep'].join(parts)}{words['tail']} |"
 
 
 def record_time(nb, seconds: float, machine: dict) -> None:

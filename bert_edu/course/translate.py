@@ -83,16 +83,9 @@ def _without_time_row(text: str) -> str:
 
 def zh_time_row(record: dict) -> str:
     """The Chinese header row for a notebook's recorded run times (``metadata.bert_edu``)."""
-    parts = []
-    if "cpu" in record:
-        parts.append(f"{record['cpu']['cpus']} 核 CPU 上 {record['cpu']['wall_time_s']:.0f} 秒")
-    if "gpu" in record:
-        parts.append(f"GPU（{record['gpu']['device']}）上 {record['gpu']['wall_time_s']:.0f} 秒")
-    else:
-        parts.append("GPU：尚未测量")
-    if "cpu" not in record:
-        parts.insert(0, "尚未在 CPU 上测量")
-    return f"| **用时** | {'；'.join(parts)}（由 `make notebooks` 测量；最后一个单元格会打印本次运行的用时） |"
+    from bert_edu.course.notebooks import time_row
+
+    return time_row(record, "zh")
 
 
 def cell_hash(source: str) -> str:
