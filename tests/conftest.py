@@ -29,3 +29,18 @@ def book_site(tmp_path_factory):
     summary = book.build(out, verbose=False)
     summary["wall"] = time.perf_counter() - start
     return out, summary
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright (tests/browser_support.py): skipped outside CI when it is missing,
+    a failure in CI."""
+    from browser_support import launch, needs_a_browser
+
+    needs_a_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

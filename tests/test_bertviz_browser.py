@@ -25,24 +25,13 @@ import pytest
 import torch
 
 from bert_edu.course import viz
-from browser_support import SETUP, Offline, launch, missing_requirements, needs_a_browser
+from browser_support import SETUP, Offline, missing_requirements
 
 PAGE_TIMEOUT = 30.0  # seconds for a page to draw; it takes well under one on an idle machine
 
 
 # ----------------------------------------------------------------------------------------------
 # fixtures: the browser, the pages
-
-
-@pytest.fixture(scope="module")
-def browser():
-    needs_a_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

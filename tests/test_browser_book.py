@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from browser_support import ARTIFACTS, Offline, launch, needs_a_browser
+from browser_support import ARTIFACTS, Offline, needs_a_browser
 
 PAGES = ["index.html", "02_embeddings.html", "06_attention_maps.html", "12_challenges.html"]
 
@@ -33,17 +33,6 @@ def unzipped(browser, book_site, tmp_path_factory):  # browser first: skip befor
     with zipfile.ZipFile(summary["zip"]) as zf:
         zf.extractall(folder)
     return folder / "book"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    needs_a_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 class _Targets(HTMLParser):

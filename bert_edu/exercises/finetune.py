@@ -369,6 +369,7 @@ def _fine_tune(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio=0.
                max_grad_norm=1.0, seed=0, pad_token_id=0, device="cpu", log=print, bug=None):
     import random
 
+    from bert_edu.exercises._loops import update
     from bert_edu.train import common
 
     finetune = _classifier_module()
@@ -389,18 +390,7 @@ def _fine_tune(model, train_f, val_f, *, epochs, lr, batch_size, warmup_ratio=0.
             with common.autocast(device):
                 loss = model(**batch).loss
             loss.backward()
-            if bug == "scheduler_first":
-                scheduler.step()
-            if bug == "clip_after_step":
-                optimizer.step()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-            else:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                optimizer.step()
-            if bug != "scheduler_first":
-                scheduler.step()
-            if bug != "no_zero_grad":
-                optimizer.zero_grad(set_to_none=True)
+            update(model, optimizer, scheduler, max_grad_norm, bug)
             losses.append(loss.item())
         if bug == "eval_after_first_epoch":
             model.eval()

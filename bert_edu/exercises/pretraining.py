@@ -454,7 +454,8 @@ def reference_train_step(model, batch, optimizer, scheduler, nsp_weight=1.0, max
 
 
 def _step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0, bug=None):
-    from bert_edu.train.common import autocast, clip_and_step
+    from bert_edu.exercises._loops import update
+    from bert_edu.train.common import autocast
 
     if bug != "eval_mode":
         model.train()
@@ -463,17 +464,7 @@ def _step(model, batch, optimizer, scheduler, nsp_weight=1.0, max_grad_norm=1.0,
         mlm = reference_masked_lm_loss(hidden, batch["labels"], model.cls.predictions)
     nsp = torch.nn.functional.cross_entropy(nsp_logits.float(), batch["next_sentence_label"])
     (mlm.float() + nsp_weight * nsp).backward()
-    if bug == "scheduler_first":
-        scheduler.step()
-    if bug == "clip_after_step":
-        optimizer.step()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    else:
-        clip_and_step(model, optimizer, None, max_grad_norm)
-    if bug != "scheduler_first":
-        scheduler.step()
-    if bug != "no_zero_grad":
-        optimizer.zero_grad(set_to_none=True)
+    update(model, optimizer, scheduler, max_grad_norm, bug)
     return mlm.item(), nsp.item()
 
 
