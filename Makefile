@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(if $(TORCH_SPEC),$(PY) -m pip install $(PIP_C) $(TORCH_SPEC))
-	$(PY) -m pip install -e ".[course,test]" $(PIP_C)
+	$(PY) -m pip install -e ".[course,test,zh]" $(PIP_C)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -47,8 +47,11 @@ test: setup
 unit: setup
 	$(PY) -m pytest -q tests -k "not course_notebook"
 
+# the English notebooks, then the Chinese edition built from them and run in Chinese (its checkers speak Chinese)
 notebooks: setup
 	$(PY) -m bert_edu.course.notebooks execute $(NOTEBOOKS)
+	$(PY) -m bert_edu translate build
+	$(PY) -m bert_edu.course.notebooks execute notebooks/zh/[0-9]*.ipynb
 
 # the executed course as a static site (book/) and book.zip; no notebook is re-executed
 book: setup

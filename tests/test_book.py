@@ -3,6 +3,7 @@
 Built once from the committed notebooks (nothing is executed); the checks read the files. The real-browser
 checks of the same site (maths typeset, bertviz drawn, search) are in tests/test_browser_book.py."""
 
+import html
 import re
 import subprocess
 import sys
@@ -66,8 +67,10 @@ def test_the_site_has_every_notebook_and_fits_the_targets(site):
 
 def test_every_link_resolves_and_nothing_comes_from_the_network(site):
     out, _ = site
-    parsed = {p.name: _parse(p) for p in out.glob("*.html")}
+    parsed = {p.relative_to(out).as_posix(): _parse(p) for p in [*out.glob("*.html"), *out.glob("zh/*.html")]}
+    assert any(name.startswith("zh/") for name in parsed), "no Chinese site in zh/"
     for name, page in parsed.items():
+        here = (out / name).parent
         for tag, key, target in page.links:
             url = urlparse(target)
             if url.scheme in ("http", "https"):
@@ -76,10 +79,11 @@ def test_every_link_resolves_and_nothing_comes_from_the_network(site):
             assert url.scheme in ("", "data"), f"{name}: {target}"
             if url.scheme == "data":
                 continue
-            path = out / unquote(url.path) if url.path else out / name
+            path = (here / unquote(url.path)).resolve() if url.path else (out / name).resolve()
             assert path.is_file(), f"{name}: {target} does not exist in the site"
+            assert out.resolve() in path.parents, f"{name}: {target} points outside the site"
             if url.fragment and path.suffix == ".html":
-                ids = parsed[path.name].ids  # a browser tries the fragment as written, then decoded
+                ids = parsed[path.relative_to(out.resolve()).as_posix()].ids  # tried as written, then decoded
                 assert url.fragment in ids or unquote(url.fragment) in ids, f"{name}: no #{url.fragment} in {path.name}"
         for src in page.scripts:
             assert not src.startswith(("http:", "https:", "//")), f"{name} loads a script from {src}"
@@ -134,6 +138,35 @@ def test_the_search_index_holds_every_page(site):
     out, _ = site
     index = (out / "_static" / "search-index.js").read_text(encoding="utf-8")
     assert all(f'"p":"{nb.stem}.html"' in index for nb in NOTEBOOKS) and "WordPiece" in index
+
+
+ZH_NOTEBOOKS = [ROOT / "notebooks" / "zh" / nb.name for nb in NOTEBOOKS]
+
+
+def test_the_chinese_site_has_every_page_in_chinese_and_a_switch_on_every_page(site):
+    """The Chinese edition as a second site in zh/: every notebook, its index (the course map) and the Chinese
+    glossary, in Chinese (lang, navigation, search), and each page linked to the same page in the other language."""
+    out, summary = site
+    assert summary["languages"] == ["en", "zh"]
+    zh = out / "zh"
+    for nb, zh_nb in zip(NOTEBOOKS, ZH_NOTEBOOKS):
+        page = (zh / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert '<html lang="zh-CN">' in page and "跳到正文" in page and "上一页和下一页" in page, nb.stem
+        assert f'href="../{nb.stem}.html" hreflang="en"' in page, f"zh/{nb.stem}: no link to the English page"
+        english = (out / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert f'href="zh/{nb.stem}.html" hreflang="zh-CN"' in english, f"{nb.stem}: no link to the Chinese page"
+        assert book.title_of(nbformat.read(zh_nb, as_version=4), "") in page
+        assert (zh / "notebooks" / nb.name).is_file() and f'href="notebooks/{nb.name}"' in page
+        assert "../_static/search-index-zh.js" in page and "../_static/book.css" in page
+        for img in _parse(zh / f"{nb.stem}.html").imgs:
+            assert img.get("alt", "").strip(), f"zh/{nb.stem}: an image without alt text: {img}"
+    index = (zh / "index.html").read_text(encoding="utf-8")
+    assert "课程地图" in index and all(f'href="{nb.stem}.html"' in index for nb in NOTEBOOKS)
+    assert "中文术语对照" in html.unescape((zh / "glossary.html").read_text(encoding="utf-8"))
+    search = (out / "_static" / "search-index-zh.js").read_text(encoding="utf-8")
+    assert all(f'"p":"{nb.stem}.html"' in search for nb in NOTEBOOKS) and "注意力" in search
+    chinese_links = re.findall(r'href="glossary\.html', "".join(p.read_text(encoding="utf-8") for p in zh.glob("[0-9]*.html")))
+    assert len(chinese_links) >= len(NOTEBOOKS), "the Chinese pages do not link their terms to the Chinese glossary"
 
 
 def test_the_zip_is_the_site(site):

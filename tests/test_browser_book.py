@@ -104,3 +104,41 @@ def test_the_book_opens_offline_from_its_zip(unzipped, browser):
         offline.close()
     assert not offline.errors, "console errors:\n" + "\n".join(offline.errors)
     assert not offline.blocked, f"the pages asked the network for: {offline.blocked}"
+
+
+def test_the_chinese_site_opens_offline_and_switches_language(unzipped, browser):
+    """zh/: the Chinese pages draw (maths typeset, notebook 06's views), search in Chinese, and the language link
+    leads to the same page in English and back."""
+    shots = ARTIFACTS / "book"
+    shots.mkdir(parents=True, exist_ok=True)
+    offline = Offline(browser)
+    page = offline.new_page()
+    try:
+        page.goto((unzipped / "zh" / "02_embeddings.html").as_uri())
+        page.wait_for_function(MATHJAX_DONE, timeout=60_000)
+        assert page.locator(".MathJax, .MathJax_Display").count() > 0 and page.evaluate(RAW_MATH) == []
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        page.screenshot(path=str(shots / "zh-02_embeddings.png"))
+        page.keyboard.press("/")
+        page.keyboard.type("注意力")
+        results = page.locator("#search-results li a")
+        results.first.wait_for(timeout=10_000)
+        assert results.count() > 0 and "注意力" in results.first.inner_text()
+        page.keyboard.press("Escape")
+        page.locator("a.book-lang").first.click()
+        page.wait_for_load_state("load")
+        page.wait_for_function(MATHJAX_DONE, timeout=60_000)  # leaving while MathJax loads a font aborts it
+        assert page.url.endswith("/book/02_embeddings.html") and page.evaluate("document.documentElement.lang") == "en"
+        page.locator("a.book-lang").first.click()
+        page.wait_for_load_state("load")
+        page.wait_for_function(MATHJAX_DONE, timeout=60_000)
+        assert page.url.endswith("/book/zh/02_embeddings.html")
+        page.goto((unzipped / "zh" / "06_attention_maps.html").as_uri())
+        page.wait_for_function("""() => { const v = document.querySelectorAll('[id^="bertviz-"]');
+            return v.length > 0 && Array.from(v).every(e => e.querySelectorAll('svg line').length > 0) }""",
+                               timeout=60_000)
+        page.screenshot(path=str(shots / "zh-06_attention_maps.png"))
+    finally:
+        offline.close()
+    assert not offline.errors, "console errors:\n" + "\n".join(offline.errors)
+    assert not offline.blocked, f"the pages asked the network for: {offline.blocked}"

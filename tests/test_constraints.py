@@ -102,7 +102,7 @@ def _fake_torch_wheel(folder: Path, version: str) -> Path:
 # package is free to move, so those floors are checked one by one (that they exist for this Python, with metadata
 # today's pip accepts: --no-deps), and the rest are resolved together. seqeval ships only a source archive: it is
 # resolved with the others but its build is not run (--only-binary leaves it out; checked with --no-deps).
-ALONE = {"jupyterlab", "ipykernel", "ipywidgets", "seqeval"}
+ALONE = {"jupyterlab", "ipykernel", "ipywidgets", "seqeval", "jupyterlab-language-pack-zh-CN"}
 
 
 def _floor(req: Requirement) -> str | None:

@@ -96,6 +96,47 @@ def test_print_folder_builds_the_exercise_edition_and_never_overwrites_a_learner
     assert lines[-1] == str(student)
 
 
+def test_lang_zh_opens_the_chinese_exercise_edition_beside_the_english_one(fresh_copy):
+    """`bert-edu course --lang zh`: the Chinese edition's exercise edition in student/zh/ (the English one in
+    student/, whose figures/ the Chinese pages show), Chinese answer prompts and README, no solution left."""
+    lines = course(fresh_copy, "--lang", "zh", "--print-folder")
+    zh = Path(lines[-1])
+    assert zh == (fresh_copy / "student" / "zh").resolve(), lines
+    chinese = sorted(p.name for p in (fresh_copy / "notebooks" / "zh").glob("[0-9]*.ipynb"))
+    assert len(chinese) == 14, chinese
+    assert sorted(p.name for p in zh.glob("[0-9]*.ipynb")) == chinese
+    for name in notebooks_with_exercises(fresh_copy / "notebooks" / "zh"):
+        text = (zh / name).read_text(encoding="utf-8")
+        assert "raise NotImplementedError()" in text and se.BEGIN not in text, name
+    prompts = sum((zh / n).read_text(encoding="utf-8").count("在这里写你的答案") for n in chinese)
+    assert prompts >= 5 and "Your answer here" not in "".join((zh / n).read_text(encoding="utf-8") for n in chinese)
+    assert (zh / "README.md").read_text(encoding="utf-8").startswith("# 从零构建 BERT")
+    assert (fresh_copy / "student" / "figures").is_dir() and (fresh_copy / "student" / "07_pretraining.ipynb").is_file()
+    refused = subprocess.run([sys.executable, "-m", "bert_edu", "course", "--lang", "fr", "--print-folder"],
+                             cwd=fresh_copy, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(fresh_copy)))
+    assert refused.returncode == 2 and refused.stderr.startswith("error: --lang fr"), refused.stderr
+
+
+@pytest.mark.parametrize("pack", [True, False], ids=["language-pack", "no-language-pack"])
+def test_lang_zh_starts_jupyterlab_in_the_chinese_folder_with_chinese_menus(pack, tmp_path, monkeypatch):
+    """Chinese menus when JupyterLab's language pack (the [zh] extra, which make setup installs) is there; without
+    it the course still opens in Chinese, with JupyterLab's own menus in English."""
+    monkeypatch.setattr(launch, "zh_language_pack_installed", lambda: pack)
+    cmd = launch.lab_command(tmp_path, [], is_root=False, lang="zh", start_in="zh")
+    assert "--FileContentsManager.preferred_dir=zh" in cmd
+    settings = Path(next(a for a in cmd if a.startswith("--LabApp.app_settings_dir=")).split("=", 1)[1])
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    if not pack:
+        assert "@jupyterlab/translation-extension:plugin" not in overrides
+        return
+    assert overrides["@jupyterlab/translation-extension:plugin"]["locale"] == "zh_CN"
+    english = launch.lab_command(tmp_path, [], is_root=False)
+    english_settings = Path(next(a for a in english if a.startswith("--LabApp.app_settings_dir=")).split("=", 1)[1])
+    assert "@jupyterlab/translation-extension:plugin" not in json.loads((english_settings / "overrides.json").read_text())
+    assert not any("preferred_dir" in a for a in english)
+
+
 def test_make_course_runs_the_course_command_and_clean_keeps_student():
     assert shutil.which("make"), "`make` is needed for the README's commands (apt-get install make)"
     dry = lambda target: subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True).stdout
@@ -115,12 +156,15 @@ def test_jupyterlab_gets_allow_root_only_as_root_and_the_course_settings(tmp_pat
     assert Path.home() / ".jupyter" not in Path(settings.split("=", 1)[1]).parents
 
 
-@pytest.mark.parametrize("solutions", [False, True], ids=["exercise-edition", "solutions"])
+@pytest.mark.parametrize("solutions", [False, True, "zh"], ids=["exercise-edition", "solutions", "chinese"])
 def test_course_serves_its_folder_with_the_news_prompt_off(solutions, tmp_path):
     port, token = _free_port(), "bert-edu-test"
     args = [sys.executable, "-m", "bert_edu", "course", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--IdentityProvider.token={token}"]
+    chinese = solutions == "zh"
+    solutions = solutions is True
     args += ["--solutions"] if solutions else ["--folder", str(tmp_path / "student")]
+    args += ["--lang", "zh"] if chinese else []
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     listing, deadline = None, time.time() + 120
@@ -139,6 +183,14 @@ def test_course_serves_its_folder_with_the_news_prompt_off(solutions, tmp_path):
         if not solutions:  # the exercise edition, not the solutions
             with urllib.request.urlopen(f"{base}/api/contents/07_pretraining.ipynb?token={token}", timeout=10) as r:
                 assert "raise NotImplementedError()" in json.dumps(json.load(r)["content"])
+        if chinese:  # the Chinese exercise edition in zh/, JupyterLab's menus in Chinese with its language pack
+            with urllib.request.urlopen(f"{base}/api/contents/zh/07_pretraining.ipynb?token={token}", timeout=10) as r:
+                content = json.load(r)["content"]
+            assert content["metadata"]["language"] == "zh-CN"
+            assert "raise NotImplementedError()" in json.dumps(content) and "预训练" in json.dumps(content, ensure_ascii=False)
+            if launch.zh_language_pack_installed():
+                with urllib.request.urlopen(f"{base}/lab/api/translations/zh_CN?token={token}", timeout=10) as r:
+                    assert json.load(r).get("data"), "JupyterLab serves no Chinese language pack"
         url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}"
         with urllib.request.urlopen(url, timeout=10) as resp:
             setting = json.load(resp)

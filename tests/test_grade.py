@@ -4,6 +4,7 @@ recipe: the exact table of points, the diagnosis of a classic bug, and bad submi
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -145,6 +146,27 @@ def test_a_classic_bug_fails_with_its_diagnosis_in_the_page_and_the_class_report
     assert untouched.results["03:attention"]["diagnosis"].startswith("not implemented")
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["seed"] == 7 and len(results["learners"]) == 7
+
+
+def test_the_chinese_edition_is_graded_with_chinese_diagnoses(tmp_path):
+    """A learner of the Chinese edition (notebooks/zh/, the same code cells) is graded like an English one, and
+    the diagnosis of a wrong answer is in Chinese."""
+    zh = nbformat.read(NOTEBOOKS / "zh" / N03, as_version=4)
+    assert zh.metadata["language"] == "zh-CN"
+    i = _cell_index(zh, "def causal_attention_mask")
+    zh.cells[i].source = zh.cells[i].source.replace(".tril()", ".triu()")
+    _write(tmp_path / "subs" / "学生", N03, zh)
+    assert grade.identify(zh, grade.course_exercises()) == N03
+    os.environ["BERT_EDU_SMOKE"] = "1"
+    try:
+        exercises, grades = grade.grade_class(tmp_path / "subs", tmp_path / "out", seed=7, timeout={N03: 120})
+    finally:
+        os.environ.pop("BERT_EDU_SMOKE", None)
+    (learner,) = grades
+    for e in exercises:
+        assert learner.scores[e.label] == (0 if e.label == "03:causal_mask" else e.points), (e.label, learner.results)
+    diagnosis = learner.results["03:causal_mask"]["diagnosis"]
+    assert re.search(r"[\u4e00-\u9fff]", diagnosis) and "[FAIL]" in diagnosis, diagnosis
 
 
 def test_identify_reads_which_notebook_a_file_is():

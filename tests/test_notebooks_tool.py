@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -153,3 +154,24 @@ def test_the_course_files_in_warnings_become_relative_to_the_repository():
     tool.shorten_library_paths(nb)
     assert nb.cells[0].outputs[0]["text"] == "bert_edu/train/pretrain.py:297: UserWarning: x\n"
     assert tool.machine_paths(nb, tool._extra_paths()) == []
+
+
+def test_a_chinese_edition_runs_in_chinese_in_its_own_folder(tmp_path):
+    """make notebooks executes notebooks/zh/ with BERT_EDU_LANG=zh (the checkers speak Chinese) in its own folder
+    (chapter("05") reads the Chinese notebooks beside it), and writes the measured time into the Chinese row."""
+    (tmp_path / "zh").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["language"] = "zh-CN"
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01\n\n| | |\n| --- | --- |\n| **用时** | 旧 |"),
+                nbformat.v4.new_code_cell("import os\nprint(os.environ.get('BERT_EDU_LANG'), os.path.isfile('01_x.ipynb'))")]
+    path = tmp_path / "zh" / "01_x.ipynb"
+    nbformat.write(nb, path)
+    assert tool.main(["execute", str(path)]) == 0
+    saved = nbformat.read(path, as_version=4)
+    assert saved.cells[1].outputs[0]["text"].split() == ["zh", "True"]  # in Chinese, in notebooks/zh/
+    assert "| **用时** | " in saved.cells[0].source and "核 CPU 上" in saved.cells[0].source, saved.cells[0].source
+    english = nbformat.v4.new_notebook()
+    english.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ.get('BERT_EDU_LANG'))")]
+    nbformat.write(english, tmp_path / "02_y.ipynb")
+    assert tool.main(["execute", str(tmp_path / "02_y.ipynb")]) == 0
+    assert nbformat.read(tmp_path / "02_y.ipynb", as_version=4).cells[0].outputs[0]["text"].strip() == "en"

@@ -132,7 +132,9 @@ def test_extras_split_the_course_and_the_tests_from_the_core():
     assert extras["course"] == COURSE_ONLY and extras["test"] == TEST_ONLY
     assert not set(core) & (COURSE_ONLY | TEST_ONLY)
     assert {"nbformat", "nbclient"} <= set(core)  # bert-edu student / notebooks / grade use them directly
-    assert 'pip install -e ".[course,test]"' in (ROOT / "Makefile").read_text()
+    # make also installs JupyterLab's Chinese menus for `bert-edu course --lang zh` (the zh extra, nothing else)
+    assert extras["zh"] == {"jupyterlab-language-pack-zh-cn"}
+    assert 'pip install -e ".[course,test,zh]"' in (ROOT / "Makefile").read_text()
     assert "-e .[course,test]" in (ROOT / "environment.yml").read_text()
 
 

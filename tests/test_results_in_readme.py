@@ -212,3 +212,81 @@ def test_readme_python_version_is_the_package_s():
     needs = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     said = re.search(r"You need Python (>=\s*[\d.]+)", README)
     assert said and said[1].replace(" ", "") == needs, f"README must say the Python the package needs ({needs})"
+
+
+# ------------------------------------------------------------------------------------------------ notebook 13 (issue 29)
+
+CHINESE_SIZES = ["100", "300", "1000", "all"]
+
+
+def chinese_curve_expectations(data: dict, lang: str = "en") -> list[str]:
+    """The fragments of the Chinese learning curve's README row, each naming its arm, recomputed from the runs."""
+    from bert_edu.analysis.stats import mean_interval
+
+    acc = {}
+    for run in data["runs"]:
+        acc.setdefault((run["arm"], str(run["n"])), {})[run["seed"]] = 100 * run["test_accuracy"]
+
+    def cell(arm, n):
+        m, h = mean_interval(list(acc[(arm, n)].values()))
+        return f"{m:.1f} ± {h:.1f}"
+
+    labels = {"en": ("own pretrained ", "from random weights ", "character n-grams ", "paired by seed: "),
+              "zh": ("自己预训练 ", "随机初始化 ", "字 n 元语法 ", "按种子配对：")}[lang]
+    want = [labels[i] + " / ".join(cell(arm, n) for n in CHINESE_SIZES)
+            for i, arm in enumerate(("pretrained", "scratch", "ngrams"))]
+    diffs = []
+    for n in CHINESE_SIZES:
+        seeds = sorted(acc[("pretrained", n)])
+        m, h = mean_interval([acc[("pretrained", n)][s] - acc[("scratch", n)][s] for s in seeds])
+        diffs.append(f"{_signed(m)} ± {h:.1f}")
+    want.append(labels[3] + " / ".join(diffs))
+    bert = [run for run in data["runs"] if run["arm"] != "ngrams"]
+    k = sum(bool(run["collapsed"]) for run in bert)
+    want.append(f"{k} of {len(bert)} runs predicted one class" if lang == "en" else f"{len(bert)} 次运行中有 {k} 次只预测一类")
+    mlm = f"{100 * data['pretraining']['final']['mlm_accuracy']:.1f}%"
+    want.append(f"held-out MLM accuracy {mlm}" if lang == "en" else f"留出集 MLM 精度 {mlm}")
+    return want
+
+
+def test_chinese_learning_curve_is_a_fair_complete_run():
+    """Three arms x four sizes x three seeds; each BERT arm's learning rate chosen on validation at each size (the
+    grid and the choice recorded); every run says whether it collapsed to one class; the summary is the runs'."""
+    from bert_edu.analysis.stats import mean_interval
+
+    data = json.loads((RESULTS / "chinese_learning_curve.json").read_text())
+    assert data["dry_run"] is False and "benchmarks/chinese_learning_curve.py" in data["command"]
+    cells = {}
+    for run in data["runs"]:
+        cells.setdefault((run["arm"], str(run["n"])), []).append(run)
+    assert set(cells) == {(a, n) for a in ("ngrams", "scratch", "pretrained") for n in CHINESE_SIZES}
+    for (arm, n), runs in cells.items():
+        assert sorted(r["seed"] for r in runs) == [0, 1, 2], (arm, n)
+        if arm != "ngrams":
+            assert all(isinstance(r["collapsed"], bool) for r in runs)
+            choice = next(c for c in data["lr_choice"] if c["arm"] == arm and str(c["n"]) == n)
+            assert len(choice["validation"]) >= 3
+            assert float(max(choice["validation"], key=lambda lr: (choice["validation"][lr], -float(lr)))) \
+                == choice["chosen"]
+            assert {r["lr"] for r in runs} == {choice["chosen"]}
+        row = next(r for r in data["summary"] if r["arm"] == arm and str(r["n"]) == n)
+        m, h = mean_interval([r["test_accuracy"] for r in runs])
+        assert abs(row["mean"] - m) < 1e-9 and abs(row["half_width"] - h) < 1e-9
+
+
+def test_chinese_learning_curve_rows_in_both_readmes():
+    data = json.loads((RESULTS / "chinese_learning_curve.json").read_text())
+    row = readme_row("Chinese learning curve (`benchmarks/results/chinese_learning_curve.json`")
+    assert not missing_in_row(row, chinese_curve_expectations(data)), missing_in_row(row, chinese_curve_expectations(data))
+    zh_readme = (ROOT / "README.zh-CN.md").read_text()
+    zh_row = readme_row("中文学习曲线（`benchmarks/results/chinese_learning_curve.json`", zh_readme)
+    missing = missing_in_row(zh_row, chinese_curve_expectations(data, "zh"))
+    assert not missing, missing
+
+
+def test_the_chinese_row_check_fails_on_swapped_arms():
+    data = json.loads((RESULTS / "chinese_learning_curve.json").read_text())
+    want = chinese_curve_expectations(data)
+    swapped = "| x | " + want[1].replace("from random weights", "own pretrained") + "; " + \
+        want[0].replace("own pretrained", "from random weights") + " |"
+    assert missing_in_row(swapped, want[:2])

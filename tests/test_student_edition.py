@@ -369,6 +369,21 @@ def student_dir(tmp_path_factory):
     return out, {r.name: r for r in reports}
 
 
+ZH_NOTEBOOKS = sorted((ROOT / "notebooks" / "zh").glob("[0-9]*.ipynb"))
+# what the checkers and use_or_reference print, per language (bert_edu/exercises/catalogues/zh.yaml)
+SAYS = {"en": {"not_implemented": "not implemented yet", "fallback": "does not pass its check yet"},
+        "zh": {"not_implemented": "尚未实现", "fallback": "还没有通过它的检查"}}
+
+
+@pytest.fixture(scope="module")
+def student_dir_zh(student_dir):
+    """The Chinese edition's exercise edition in student/zh/, beside the English one (as `bert-edu course --lang
+    zh` writes it); its notebooks run in student/zh/ (chapter("05") reads the learner's Chinese notebooks)."""
+    out, _ = student_dir
+    reports = se.write_student_edition(out / "zh", ROOT / "notebooks" / "zh")
+    return out, {r.name: r for r in reports}
+
+
 def test_course_notebooks_exist():
     assert NOTEBOOKS, "no notebooks/NN_name.ipynb found"
 
@@ -390,13 +405,30 @@ def test_student_edition_of_course_notebook(path, student_dir, capsys, monkeypat
     """Run with the smoke recipe (BERT_EDU_SMOKE=1: few sentences and steps, the same code paths): what this test
     checks (which cells raise, what the checkers and use_or_reference say) does not depend on training length.
     The solution notebooks keep the real recipe under nbval."""
+    _run_student_notebook(path, student_dir, capsys, monkeypatch, "en")
+
+
+@pytest.mark.parametrize("path", ZH_NOTEBOOKS, ids=[f"zh-{p.name}" for p in ZH_NOTEBOOKS])
+def test_student_edition_of_chinese_course_notebook(path, student_dir_zh, capsys, monkeypatch):
+    """The Chinese edition's exercise edition, run as the English one is, in Chinese (BERT_EDU_LANG=zh): the same
+    cells raise, and the checkers and use_or_reference say so in Chinese, with no English verdict left."""
+    _run_student_notebook(path, student_dir_zh, capsys, monkeypatch, "zh")
+
+
+def test_every_english_notebook_has_a_chinese_exercise_edition():
+    assert [p.name for p in ZH_NOTEBOOKS] == [p.name for p in NOTEBOOKS]
+
+
+def _run_student_notebook(path, student, capsys, monkeypatch, lang):
     from nbclient import NotebookClient
 
     monkeypatch.setenv(SMOKE_ENV, "1")  # the kernel inherits it; checkpoints go to checkpoints-smoke/
+    monkeypatch.setenv("BERT_EDU_LANG", lang)
 
-    out, reports = student_dir
+    out, reports = student
     report = reports[path.name]
-    nb = nbformat.read(out / path.name, as_version=4)
+    nb = nbformat.read((out / "zh" if lang == "zh" else out) / path.name, as_version=4)
+    assert se.notebook_language(nb) == lang
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     marker_lines = [line for c in nb.cells for line in c.source.splitlines()
                     if se._CODE_MARKER.match(line) or se._MARKDOWN_MARKER.match(line)]
@@ -404,10 +436,10 @@ def test_student_edition_of_course_notebook(path, student_dir, capsys, monkeypat
 
     start = time.perf_counter()
     NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(out)}}).execute()
+                   resources={"metadata": {"path": str(out / "zh" if lang == "zh" else out)}}).execute()
     seconds = time.perf_counter() - start
     with capsys.disabled():
-        print(f"\n[student edition, smoke recipe] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
+        print(f"\n[student edition, smoke recipe, {lang}] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
               f"{len(report.raising_cells)} cell(s) tagged {se.RAISES_TAG}")
 
     problems = []
@@ -428,10 +460,33 @@ def test_student_edition_of_course_notebook(path, student_dir, capsys, monkeypat
                             "not NotImplementedError")
         text = cell_text(cell)
         for fn in report.exercise_functions:
-            if re.search(rf"\bcheck_\w+\(\s*{fn}\s*[,)]", cell.source) and "not implemented yet" not in text:
+            says = SAYS[lang]
+            if re.search(rf"\bcheck_\w+\(\s*{fn}\s*[,)]", cell.source) and says["not_implemented"] not in text:
                 problems.append(f"cell {index} ({head!r}) checks the unimplemented `{fn}` but does not say "
-                                f"'not implemented yet':\n{text[:500]}")
+                                f"{says['not_implemented']!r}:\n{text[:500]}")
             if re.search(rf"\buse_or_reference\(\s*{fn}\s*,", cell.source) \
-                    and "does not pass its check yet" not in text:
+                    and says["fallback"] not in text:
                 problems.append(f"cell {index} ({head!r}) falls back from `{fn}` without the visible note")
+        if lang == "zh" and re.search(r"not implemented yet|does not pass its check yet|cases passed|Well done|"
+                                      r"Not there yet", text):
+            problems.append(f"cell {index} ({head!r}) prints an English verdict in the Chinese edition:\n{text[:500]}")
     assert not problems, f"{path.name} (student edition):\n  " + "\n  ".join(problems)
+
+
+def test_a_chinese_edition_gets_chinese_answer_prompts_and_readme(tmp_path):
+    """The Chinese edition (metadata.language zh-CN, as bert-edu translate build writes it): its written answers
+    become the Chinese prompt, its learner README is Chinese; the English edition keeps the English ones."""
+    src = make_course(tmp_path / "notebooks")
+    for path in src.glob("[0-9]*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata["language"] = "zh-CN"
+        nbformat.write(nb, path)
+    se.write_student_edition(tmp_path / "student", src)
+    text = (tmp_path / "student" / "01_double.ipynb").read_text(encoding="utf-8")
+    assert se.ANSWER_PROMPTS["zh"] in text and "Your answer here" not in text
+    readme = (tmp_path / "student" / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# 从零构建 BERT") and "`my_double`" in readme
+    english = make_course(tmp_path / "en")
+    se.write_student_edition(tmp_path / "student-en", english)
+    assert se.ANSWER_PROMPT in (tmp_path / "student-en" / "01_double.ipynb").read_text(encoding="utf-8")
+    assert (tmp_path / "student-en" / "README.md").read_text(encoding="utf-8").startswith("# BERT from scratch")

@@ -184,3 +184,46 @@ def test_the_machine_written_time_row_is_not_translated_but_built(tmp_path):
     assert "| **用时** | 2 核 CPU 上 58 秒；GPU：尚未测量" in built.cells[0].source
     nb.cells[0].source = nb.cells[0].source.replace("Tokens", "Words")
     assert [p.kind for p in tr.check(nb, source)] == ["stale"]
+
+
+def test_fails_on_a_lost_solution_marker(tmp_path):
+    """A written answer's markers (<!-- ### BEGIN SOLUTION -->) must survive the translation: the student edition
+    and the grader find the answer regions by them."""
+    nb = nbformat.v4.new_notebook()
+    answer = "**Predict:** why?\n\n<!-- ### BEGIN SOLUTION -->\nBecause the mask is added.\n<!-- ### END SOLUTION -->"
+    nb.cells = [nbformat.v4.new_markdown_cell(answer, id="aaaa0001")]
+    kept = {"cells": {"aaaa0001": {"en": tr.cell_hash(answer), "zh": "**预测：** 为什么？\n\n<!-- ### BEGIN SOLUTION -->\n"
+                                                                   "因为掩码是加上去的。\n<!-- ### END SOLUTION -->"}}}
+    assert tr.check(nb, kept) == []
+    lost = {"cells": {"aaaa0001": {"en": tr.cell_hash(answer), "zh": "**预测：** 为什么？\n\n因为掩码是加上去的。"}}}
+    assert [p.kind for p in tr.check(nb, lost)] == ["markers"]
+
+
+def test_links_point_at_the_chinese_siblings_and_one_folder_up():
+    text = ("![图](figures/x.png) [07](07_pretraining.ipynb#mlm) [术语](../docs/glossary.md#mlm) "
+            "[说明](../README.md#quickstart) [代码](../bert_edu/model/bert.py) [外部](https://example.org/a)")
+    assert tr._relink(text) == (
+        "![图](../figures/x.png) [07](07_pretraining.ipynb#mlm) [术语](../../docs/glossary.zh-CN.md) "
+        "[说明](../../README.zh-CN.md) [代码](../../bert_edu/model/bert.py) [外部](https://example.org/a)")
+
+
+def test_a_rebuild_keeps_the_chinese_run_until_the_code_changes(english):
+    """make notebooks executes the Chinese edition (its checkers print Chinese); rebuilding the markdown keeps that
+    run's outputs and time, and a change to the English code brings the English outputs back until it runs again."""
+    _source(english, GOOD)
+    out = tr.build(english)
+    zh = nbformat.read(out, as_version=4)
+    assert zh.metadata["bert_edu_translation"]["executed"] is False
+    zh.cells[1].outputs = [nbformat.v4.new_output("stream", text="中文的运行\n")]
+    zh.metadata["bert_edu"] = {"cpu": {"wall_time_s": 7, "cpus": 2}}
+    zh.metadata["bert_edu_translation"]["executed"] = True
+    nbformat.write(zh, out)
+    rebuilt = nbformat.read(tr.build(english), as_version=4)
+    assert rebuilt.cells[1].outputs[0]["text"] == "中文的运行\n" and rebuilt.metadata["bert_edu"]["cpu"]["wall_time_s"] == 7
+    assert rebuilt.metadata["bert_edu_translation"]["executed"] is True
+    nb = nbformat.read(english, as_version=4)
+    nb.cells[1].source = "print(2 + 3)"
+    nbformat.write(nb, english)
+    changed = nbformat.read(tr.build(english), as_version=4)
+    assert changed.cells[1].outputs == [] and changed.metadata["bert_edu_translation"]["executed"] is False
+    assert changed.cells[1].source == "print(2 + 3)"

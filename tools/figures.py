@@ -96,16 +96,19 @@ def multi_head_attention():
     """Q, K, V projections, split into heads, scaled dot-product attention per head, concatenate, W_O."""
     fig, ax = canvas(12, 7, (10, 5.2))
     box(ax, 1.0, 3.5, 1.4, 1.0, "x\n(T × d)", "plain")
+    box(ax, 5.0, 3.7, 0.6, 5.2, "split into h heads", "norm", size=8, rotation=90)  # x 4.7-5.3, y 1.1-6.3
     for y, name in [(5.4, "Q = x W_Q"), (3.5, "K = x W_K"), (1.6, "V = x W_V")]:
         arrow(ax, (1.7, 3.5), (2.5, y))
         box(ax, 3.4, y, 1.8, 0.8, name, "token", size=9)
-        arrow(ax, (4.3, y), (5.0, y))
-    heads = [(6.0, "head 1"), (4.6, "head 2"), (2.4, "head h")]
-    ax.text(6.6, 3.55, "⋮", fontsize=16, ha="center", va="center")
+        arrow(ax, (4.3, y), (4.7, y))
+    heads = [(5.7, "head 1"), (4.3, "head 2"), (1.9, "head h")]
+    ax.text(7.0, 3.15, "⋮", fontsize=16, ha="center", va="center")
     for y, name in heads:
-        box(ax, 6.6, y, 3.0, 1.0, f"{name}\nsoftmax(Q$_i$K$_i^T$ / √d$_k$ + mask) V$_i$", "head", size=8)
-        arrow(ax, (8.1, y), (8.8, 3.5))
-    ax.text(5.15, 0.9, "split d into h heads of d$_k$ = d / h\n(reshape, no new weights)", fontsize=8, ha="left")
+        arrow(ax, (5.3, y), (5.6, y))  # each head gets its slice of Q, K and V
+        box(ax, 7.0, y, 2.8, 1.0, f"{name}: Q$_i$, K$_i$, V$_i$\nsoftmax(Q$_i$K$_i^T$ / √d$_k$ + mask) V$_i$", "head",
+            size=8)
+        arrow(ax, (8.4, y), (8.85, 3.5))
+    ax.text(4.7, 0.55, "d = h × d$_k$: the split is a reshape, no new weights", fontsize=8, ha="left")
     box(ax, 9.5, 3.5, 1.3, 1.0, "concat\n(T × d)", "plain", size=9)
     arrow(ax, (10.15, 3.5), (10.6, 3.5))
     box(ax, 11.3, 3.5, 1.1, 1.0, "· W_O", "model", size=9)

@@ -157,14 +157,14 @@ def default_timeout(notebook: str, notebooks_dir=None) -> int:
 def _diagnosis(text: str) -> str:
     """The failing cases and their messages from a checker's printed verdict."""
     lines = text.splitlines()
-    if any("not implemented yet" in line for line in lines[:1]):
+    if any("not implemented yet" in line or "：尚未实现" in line for line in lines[:1]):
         return "not implemented yet: the function still raises NotImplementedError"
     keep, failing = [], False
     for line in lines:
         if line.strip().startswith("[FAIL]"):
             failing = True
             keep.append(line.strip())
-        elif line.strip().startswith("[OK]") or line.strip().startswith("Not there yet"):
+        elif line.strip().startswith(("[OK]", "Not there yet", "还没完成：")):  # English or Chinese checkers
             failing = False
         elif failing and line.strip():
             keep.append("  " + line.strip())
@@ -430,9 +430,11 @@ def run_notebook(nb, exercises, work: Path, root: Path, name: str, timeout: int,
     spec = run_dir / "spec.json"
     spec.write_text(json.dumps(dict(run_dir=str(run_dir), notebook=str(graded), work=str(work), timeout=timeout)))
     log = open(run_dir / "runner.log", "wb")
+    env = grading_env(root, work)
+    # a Chinese edition's checkers and diagnoses speak Chinese (bert_edu.exercises._messages reads BERT_EDU_LANG)
+    env["BERT_EDU_LANG"] = "zh" if str(nb.metadata.get("language", "")).lower().startswith("zh") else "en"
     proc = subprocess.Popen([sys.executable, "-m", "bert_edu.course.grade", "_run", str(spec)], cwd=work,
-                            env=grading_env(root, work), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         proc.wait(timeout=timeout + 30)
     except subprocess.TimeoutExpired:

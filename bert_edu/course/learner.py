@@ -118,9 +118,8 @@ def _load(number: str, path: Path) -> types.ModuleType:
         _loading.pop()
     for earlier, other in imported:
         if other.reference:
-            module.notes.append(f"{path.name} uses chapter {earlier}, where {', '.join(other.reference)} "
-                                f"{'is' if len(other.reference) == 1 else 'are'} the reference; run "
-                                f"chapter(\"{earlier}\") to see why.")
+            module.notes.append(f"{path.name} uses chapter {earlier}, where the reference stands in for "
+                                f"{', '.join(other.reference)}; run chapter(\"{earlier}\") to see why.")
     for name, spec, check_name in CHAPTERS[number][1]:
         reference = _reference(spec)
         mine = module.__dict__.get(name)
@@ -157,8 +156,10 @@ def chapter(number, folder=None, *, quiet: bool = False) -> types.ModuleType:
     if nested and (number, module) not in _loading[-1][1]:
         _loading[-1][1].append((number, module))
     if not quiet:
+        from bert_edu.exercises._messages import say
+
         for note in module.notes:
-            print(f"Note: {note}")
+            print(say(f"Note: {note}"))
         if module.yours:
-            print(f"chapter {number}: yours from {path.name}: {', '.join(module.yours)}")
+            print(say(f"chapter {number}: yours from {path.name}: {', '.join(module.yours)}"))
     return module

@@ -13,6 +13,9 @@ After running a notebook this tool:
 * rewrites the library paths in warnings (``.../site-packages/x.py`` -> ``<site-packages>/x.py``);
 * fails (exit 1) when an output still shows an absolute path of this machine (``/root/``, ``/home/``,
   ``/Users/``, ``/tmp/``, the repository or the cache folder): print paths relative to the cache or repository;
+* runs a Chinese edition (``notebooks/zh/``, built by ``bert-edu translate build``; in its own folder, so
+  ``chapter("05")`` reads the Chinese notebooks' modules) with ``BERT_EDU_LANG=zh``, so its checkers print Chinese;
+  an English notebook runs with ``BERT_EDU_LANG=en``;
 * records the wall time in the notebook's metadata (``metadata.bert_edu.cpu`` or ``.gpu``: ``wall_time_s``, the
   machine's CPU count and device), prints it, and writes it into the header's ``| **Time** |`` row.
 
@@ -159,6 +162,7 @@ def _machine() -> dict:
 
 
 TIME_ROW = re.compile(r"^\| \*\*Time\*\* \|.*\|$", re.MULTILINE)
+ZH_TIME_ROW = re.compile(r"^\| \*\*用时\*\* \|.*\|$", re.MULTILINE)
 
 
 # The header's time row in each language of the course (the Chinese edition's is written by bert-edu translate).
@@ -191,8 +195,15 @@ def record_time(nb, seconds: float, machine: dict) -> None:
     record["cpu" if machine.get("device", "cpu") == "cpu" else "gpu"] = {"wall_time_s": round(seconds),
                                                                          **machine}
     nb.metadata["bert_edu"] = record
+    lang = language(nb)
     if nb.cells and nb.cells[0].cell_type == "markdown":
-        nb.cells[0].source = TIME_ROW.sub(lambda _: time_row(record), nb.cells[0].source)
+        nb.cells[0].source = (ZH_TIME_ROW if lang == "zh" else TIME_ROW).sub(lambda _: time_row(record, lang),
+                                                                          nb.cells[0].source)
+
+
+def language(nb) -> str:
+    """"zh" for a Chinese edition (``bert-edu translate build`` sets ``metadata.language``), else "en"."""
+    return "zh" if str(nb.metadata.get("language", "")).lower().startswith("zh") else "en"
 
 
 def clean(nb) -> list[str]:
@@ -217,10 +228,21 @@ def execute(path: Path, timeout: int = 1800) -> tuple[float, list[str]]:
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
-    client.execute()
+    # the checkers speak the notebook's language (bert_edu.exercises reads BERT_EDU_LANG); the kernel inherits it
+    saved = os.environ.get("BERT_EDU_LANG")
+    os.environ["BERT_EDU_LANG"] = language(nb)
+    try:
+        client.execute()
+    finally:
+        if saved is None:
+            os.environ.pop("BERT_EDU_LANG", None)
+        else:
+            os.environ["BERT_EDU_LANG"] = saved
     seconds = time.perf_counter() - start
     problems = clean(nb)
     record_time(nb, seconds, _machine())
+    if "bert_edu_translation" in nb.metadata:  # a Chinese edition's own run: translate build keeps it
+        nb.metadata["bert_edu_translation"]["executed"] = True
     nbformat.write(nb, path)
     return seconds, problems
 

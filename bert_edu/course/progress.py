@@ -27,7 +27,9 @@ from pathlib import Path
 from bert_edu.course.grade import _diagnosis, _parse, _source, course_exercises
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_VERDICT = re.compile(r"^(check_\w+): (?:(\d+)/(\d+) cases passed|not implemented yet)", re.M)
+# a checker's first line, in English or (the Chinese edition, bert_edu/exercises/messages.py) in Chinese
+_VERDICT = re.compile(r"^(check_\w+)(?:: (?:(\d+)/(\d+) cases passed|not implemented yet)"
+                      r"|：(?:(\d+) 个用例通过了 (\d+) 个|尚未实现))", re.M)
 
 
 def _is_chapter_import(stmt) -> bool:
@@ -46,10 +48,11 @@ def saved_verdicts(nb) -> dict[str, str]:
         text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
                        for o in cell.get("outputs", []) if o.get("output_type") == "stream")
         for m in _VERDICT.finditer(text):
-            if m.group(2) is None:
+            passed, total = (m.group(2), m.group(3)) if m.group(3) is not None else (m.group(5), m.group(4))
+            if total is None:
                 out[m.group(1)] = "open"
             else:
-                out[m.group(1)] = "pass" if m.group(2) == m.group(3) else "fail"
+                out[m.group(1)] = "pass" if passed == total else "fail"
     return out
 
 
@@ -83,7 +86,7 @@ def recheck(nb, exercises) -> dict[str, dict]:
         text = buffer.getvalue()
         if passed:
             results[ex.check] = dict(status="pass", detail="")
-        elif text.startswith(f"{ex.check}: not implemented yet"):
+        elif text.startswith((f"{ex.check}: not implemented yet", f"{ex.check}：尚未实现")):
             results[ex.check] = dict(status="open", detail="not started: still raises NotImplementedError")
         elif "NameError" in text:
             results[ex.check] = dict(status="unknown", detail="it uses a value made by a cell that was not re-run")

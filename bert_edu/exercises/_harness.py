@@ -20,6 +20,10 @@ A checker is written like this::
   was applied after the softmax" instead of "values differ".
 * A function that returns ``None`` gets "did you forget ``return``?", a wrong shape gets both shapes
   (and a transpose hint when the sizes are the same in another order), NaN/inf gets its likely causes.
+* Every line a learner reads goes through :func:`bert_edu.exercises._messages.say`, which prints it in Chinese
+  in the Chinese edition (catalogues/zh.yaml); a new English message needs its translation there
+  (``python -m bert_edu.exercises._messages extract``, then ``check``). The ``[OK]``/``[FAIL]`` markers stay as
+  they are in every language: short, aligned, and what ``bert-edu grade`` and ``progress`` look for.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import sysconfig
 import traceback
 from contextlib import contextmanager
 from typing import Any, Callable
+
+from bert_edu.exercises._messages import say
 
 try:  # torch is optional for checkers that only handle Python values
     import torch
@@ -183,7 +189,7 @@ def _crash_message(err: BaseException, fn, check_name: str = "check_x") -> str:
     text = str(err)
     if isinstance(err, AssertionError):
         # Never show a bare "AssertionError": say in words which assert stopped the code.
-        what = "a failed `assert`" + (f": {text}" if text else "")
+        what = f"a failed `assert`: {text}" if text else "a failed `assert`"
     else:
         what = f"{type(err).__name__}: {text}" if text else type(err).__name__
     if isinstance(err, TypeError) and not callable(fn) and "not callable" in text:
@@ -191,11 +197,15 @@ def _crash_message(err: BaseException, fn, check_name: str = "check_x") -> str:
                 "pass the function's name without calling it, "
                 f"e.g. {check_name}(my_fn), not {check_name}(my_fn(...))")
     if learner:
-        line = (learner[-1].line or "").strip()
-        where = f" (line {learner[-1].lineno}: `{line}`)" if line else f" (line {learner[-1].lineno})"
+        # one whole sentence per case (no two holes side by side), so that the catalogue can translate it
+        line, lineno = (learner[-1].line or "").strip(), learner[-1].lineno
         if isinstance(err, AssertionError):
-            return f"your code stopped at {what}{where}"
-        return f"your code raised {what}{where}"
+            if line:
+                return f"your code stopped at {what} (line {lineno}: `{line}`)"
+            return f"your code stopped at {what} (line {lineno})"
+        if line:
+            return f"your code raised {what} (line {lineno}: `{line}`)"
+        return f"your code raised {what} (line {lineno})"
     if isinstance(err, TypeError) and "argument" in text:
         return (f"your function could not be called the way the exercise specifies ({what}): "
                 "check its parameters against the exercise's `def` line")
@@ -245,22 +255,24 @@ class Checker:
         if not self.quiet:
             if self.not_implemented:
                 n = len(self.results)
-                print(f"check_{self.name}: not implemented yet ({n} case{'s' if n != 1 else ''} waiting)")
-                print(f"  `{self.fn_name}` still raises NotImplementedError: replace "
-                      "`raise NotImplementedError()` with your code, then run this check again.")
+                waiting = "1 case waiting" if n == 1 else f"{n} cases waiting"
+                print(say(f"check_{self.name}: not implemented yet ({waiting})"))
+                print("  " + say(f"`{self.fn_name}` still raises NotImplementedError: replace "
+                                 "`raise NotImplementedError()` with your code, then run this check again."))
                 return False
             n_ok = sum(ok for _, ok, _ in self.results)
-            print(f"check_{self.name}: {n_ok}/{len(self.results)} cases passed")
+            print(say(f"check_{self.name}: {n_ok}/{len(self.results)} cases passed"))
             for name, ok, message in self.results:
+                # the markers stay [OK]/[FAIL] in every language: short, known to all, aligned, and what tools grep
                 mark = "[OK]  " if ok else "[FAIL]"
-                print(f"  {mark} {name}")
+                print(f"  {mark} {say(name)}")
                 if not ok:
-                    for line in message.splitlines():
+                    for line in say(message).splitlines():
                         print(f"      {line}")
             if self.passed:
-                print(f"  Well done: `{self.fn_name}` matches the reference on every case.")
+                print("  " + say(f"Well done: `{self.fn_name}` matches the reference on every case."))
             else:
-                print("  Not there yet: fix the first failing case, then run this check again.")
+                print("  " + say("Not there yet: fix the first failing case, then run this check again."))
         return self.passed
 
 
@@ -279,8 +291,8 @@ def use_or_reference(fn: Callable, reference: Callable, check: Callable[..., boo
     label = name or getattr(fn, "__name__", "your function")
     ref = f"{reference.__module__}.{getattr(reference, '__qualname__', reference)}"
     check_name = getattr(check, "__name__", "its check")
-    print(f"Note: `{label}` does not pass its check yet, so the cells below use the reference `{ref}`. "
-          f"Run `{check_name}({label})` to see what is missing; once it passes, re-run this cell to use yours.")
+    print(say(f"Note: `{label}` does not pass its check yet, so the cells below use the reference `{ref}`. "
+              f"Run `{check_name}({label})` to see what is missing; once it passes, re-run this cell to use yours."))
     return reference
 
 

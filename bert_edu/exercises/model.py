@@ -8,6 +8,7 @@ from torch import nn
 
 from bert_edu.exercises._harness import Checker
 from bert_edu.exercises._modules import build, pair, tiny_config
+from bert_edu.exercises._messages import say
 from bert_edu.model.bert import BertModel, BertPooler, mean_pooling
 from bert_edu.model.config import BertConfig
 
@@ -154,5 +155,6 @@ def check_bert_model(cls, quiet: bool = False) -> bool:
             as case:
         fresh = build(cls, tiny_config(hidden_size=32, intermediate_size=64, vocab_size=200), seed=1)
         problems = _init_problems(fresh, 0.2, 0)
-        case.expect(not problems, "; ".join(problems))
+        # each problem is a message of its own: translated one by one (say() leaves English as it is)
+        case.expect(not problems, "; ".join(say(p) for p in problems))
     return ck.verdict()

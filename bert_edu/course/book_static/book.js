@@ -44,7 +44,9 @@
     list.innerHTML = "";
     if (!query) return;
     if (!hits.length) {
-      list.innerHTML = '<li><span class="snippet">Nothing found for “' + escapeHtml(query) + '”.</span></li>';
+      var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
+      list.innerHTML = '<li><span class="snippet">' + (zh ? "没有找到“" + escapeHtml(query) + "”。" :
+        "Nothing found for “" + escapeHtml(query) + "”.") + "</span></li>";
       return;
     }
     hits.forEach(function (hit) {
