@@ -80,6 +80,11 @@ def _english_text_chinese_run(en: dict, zh: dict) -> dict:
         if cell["cell_type"] == "code":
             cell["outputs"] = zh_cells[cell.get("id")].get("outputs", [])
     hybrid["metadata"]["bert_edu"] = zh["metadata"].get("bert_edu", {})
+    if hybrid["cells"] and hybrid["cells"][0]["cell_type"] == "markdown":  # the header's time: the Chinese run's
+        from bert_edu.course.notebooks import TIME_ROW, time_row
+
+        head = prose._source(hybrid["cells"][0])
+        hybrid["cells"][0]["source"] = TIME_ROW.sub(lambda _: time_row(hybrid["metadata"]["bert_edu"]), head)
     return hybrid
 
 
