@@ -243,7 +243,7 @@ ASSETS = {
             ("neg.txt", "35fa9388f9022b1bbe806fb61355ed484c304b002980bf0064c101f516b53392"),
         ]},
     ),
-    # Chinese glyphs for matplotlib (bert_edu.viz_fonts.use_cjk_font; notebook 13's attention maps). The .ttc holds
+    # Chinese glyphs for matplotlib (bert_edu.course.viz.use_cjk_font; notebook 13's attention maps). The .ttc holds
     # ten faces (Noto Sans CJK JP, KR, SC, TC, HK and their Mono variants); its licence file travels with it.
     "cjk_font": Asset(
         name="cjk_font",
