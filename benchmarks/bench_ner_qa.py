@@ -2,7 +2,7 @@
 
     python benchmarks/bench_ner_qa.py ner                       # 2,000 CoNLL sentences x 2 epochs, 1 thread
     python benchmarks/bench_ner_qa.py ner --train-sentences 14041 --epochs 3 --seeds 0
-    python benchmarks/bench_ner_qa.py ner-lr --lrs 1e-4 2e-4 4e-4   # how the command line's default lr was chosen
+    python benchmarks/bench_ner_qa.py ner-lr --lrs 2e-4 4e-4 8e-4 --seeds 0 1 2   # how the default lr was chosen
 
 NER: `python -m bert_edu.ner` against transformers' BertForTokenClassification fine-tuned by hand with
 torch.optim.AdamW and get_linear_schedule_with_warmup (10% warmup), from the same MiniLM weights, on the same
@@ -304,8 +304,8 @@ def main(argv=None) -> int:
     sweep.add_argument("--train-sentences", type=int, default=2000)
     sweep.add_argument("--eval-sentences", type=int, default=1000)
     sweep.add_argument("--epochs", type=int, default=2)
-    sweep.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 2e-4, 4e-4])
-    sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
+    sweep.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 2e-4, 4e-4, 8e-4])
+    sweep.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     sweep.add_argument("--threads", type=int, default=1)
     sweep.add_argument("--device", default="cpu")
     qa = sub.add_parser("qa", help="question answering: SQuAD dev -> SQuADShifts NYT")

@@ -290,3 +290,30 @@ def test_the_chinese_row_check_fails_on_swapped_arms():
     swapped = "| x | " + want[1].replace("from random weights", "own pretrained") + "; " + \
         want[0].replace("own pretrained", "from random weights") + " |"
     assert missing_in_row(swapped, want[:2])
+
+
+def test_ner_learning_rate_row_and_the_default_are_the_three_seed_sweep():
+    """The NER command line's default learning rate has the best mean validation F1 over three seeds, in a sweep
+    that goes past it on both sides, and the README row is that sweep's (issue 26)."""
+    from bert_edu.analysis.stats import mean_interval
+    from bert_edu.train.ner import DEFAULTS
+
+    runs = json.loads((RESULTS / "ner_qa.json").read_text())["ner_lr"]["runs"]
+    f1 = {}
+    for run in runs:
+        f1.setdefault(run["lr"], {})[run["seed"]] = 100 * run["eval_f1"]
+    swept = {lr: seeds for lr, seeds in f1.items() if sorted(seeds) == [0, 1, 2]}
+    assert min(swept) < DEFAULTS["lr"] or min(f1) < DEFAULTS["lr"], "nothing measured below the default"
+    assert max(swept) > DEFAULTS["lr"], "the sweep does not go past the default"
+    best = max(swept, key=lambda lr: sum(swept[lr].values()))
+    assert best == DEFAULTS["lr"], f"the best mean is at lr {best}, the command line's default is {DEFAULTS['lr']}"
+    row = readme_row("NER learning rate (`bench_ner_qa.py ner-lr`")
+    cells = []
+    for lr in sorted(swept):
+        m, h = mean_interval(list(swept[lr].values()))
+        cells.append(f"{m:.1f} ± {h:.1f}")
+    assert " / ".join(cells) + "% at lr" in row, row
+    for lr in sorted(swept):
+        if lr != DEFAULTS["lr"]:
+            m, h = mean_interval([swept[lr][s] - swept[DEFAULTS["lr"]][s] for s in (0, 1, 2)])
+            assert f"{_signed(m)} ± {h:.1f}" in row, (lr, row)
