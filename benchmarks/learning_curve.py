@@ -17,6 +17,12 @@ Too slow for a notebook (about an hour of one CPU core); run it in the backgroun
 The JSON is written after every run and finished runs are skipped, so an interrupted run resumes; delete the
 file (or pass ``--fresh``) after changing the checkpoint or a recipe. Notebook 08 plots it.
 
+Pieces of one sweep can run in parallel, each with its own ``--out``; ``--merge`` then gathers them into one file
+(``FILE:models`` takes only those arms' runs from FILE, e.g. ``old.json:minilm,bow``: arms that do not depend on
+the checkpoint), recomputes ``lr_selection`` and keeps every piece's command::
+
+    python benchmarks/learning_curve.py --pretrained DIR --lrs 5e-4,1e-3 --out FINAL --merge a.json b.json
+
 A fair recipe for every arm (issue 26): ``--lrs 5e-4,1e-3,2e-3,4e-3`` runs each BERT arm at every rate of the grid,
 at the real step budget and with every seed, and records in the JSON's ``lr_selection`` the grid, the mean
 validation accuracy of each rate, the rate chosen on validation (per arm and label count), the test accuracies at
@@ -150,6 +156,41 @@ def save(results, path):
     os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
+def merge(args, argv) -> int:
+    """--merge: the runs of several pieces in one file, each (model, n, seed, lr) once (the first piece wins)."""
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.is_file() and not args.fresh else {"runs": []}
+    seen = {(r["model"], r["n"], r["seed"], r.get("lr")) for r in results["runs"]}
+    for spec in args.merge:
+        path, _, models = spec.partition(":")
+        if not Path(path).is_file():
+            print(f"error: --merge {path}: no such file; pass JSON files written by this script", file=sys.stderr)
+            return 2
+        piece = json.loads(Path(path).read_text())
+        keep = set(models.split(",")) if models else None
+        for run in piece["runs"]:
+            key = (run["model"], run["n"], run["seed"], run.get("lr"))
+            if (keep is None or run["model"] in keep) and key not in seen:
+                run.setdefault("collapsed", collapsed(run["test_accuracy"]))  # runs written before the flag
+                results["runs"].append(run)
+                seen.add(key)
+        for key in ("recipes", "min_epoch_examples", "eval_examples", "torch", "machine", "lr_grid"):
+            results.setdefault(key, piece.get(key))
+        if keep is None or keep & {"pretrained", "scratch"}:
+            results.setdefault("checkpoint", piece.get("checkpoint"))
+        results["commands"] = results.get("commands", []) + [c for c in piece.get("commands", [])
+                                                             if c not in results.get("commands", [])]
+    grid = [float(x) for x in args.lrs.split(",")] if args.lrs else results.get("lr_grid")
+    if grid:
+        results["lr_grid"] = grid
+        results["lr_selection"] = lr_selection(results["runs"], grid)
+    command = "python benchmarks/learning_curve.py " + " ".join(map(_portable, argv or sys.argv[1:]))
+    results["commands"].append(command)
+    save(results, out)
+    print(f"{out}: {len(results['runs'])} runs")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pretrained", help="folder of the learner's pretrained checkpoint (models pretrained, scratch)")
@@ -160,7 +201,11 @@ def main(argv=None) -> int:
     p.add_argument("--fresh", action="store_true", help="start a new file instead of resuming")
     p.add_argument("--lrs", default=None, help="comma-separated grid of learning rates for the BERT arms: each "
                    "(arm, label count, seed) runs at every rate and the JSON records the choice on validation")
+    p.add_argument("--merge", nargs="+", metavar="FILE[:models]", help="gather the runs of these JSON files (pieces "
+                   "of one sweep run in parallel) into --out instead of running anything")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args, argv)
     if args.pretrained and not (Path(args.pretrained) / "config.json").is_file():
         print(f"error: --pretrained {args.pretrained}: no config.json there; pass a checkpoint folder", file=sys.stderr)
         return 2

@@ -56,3 +56,18 @@ def test_a_file_of_another_format_is_refused(tmp_path):
         int8.load_int8_state_dict(tmp_path)
     with pytest.raises(FileNotFoundError, match="quantize_folder"):
         int8.load_int8_state_dict(tmp_path / "nothing")
+
+
+def test_a_file_with_another_sha256_is_refused(tmp_path):
+    from bert_edu import BertConfig
+    from bert_edu.model.heads import BertForQuestionAnswering
+
+    config = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)
+    BertForQuestionAnswering(config).save_pretrained(tmp_path / "fp32")
+    path = int8.quantize_folder(tmp_path / "fp32", tmp_path / "int8")
+    good = int8.sha256_file(path)
+    int8.dequantize_folder(tmp_path / "int8", tmp_path / "ok", expected_sha256=good)  # the right hash loads
+    with pytest.raises(ValueError, match="sha256 is not the one"):
+        int8.dequantize_folder(tmp_path / "int8", tmp_path / "bad", expected_sha256="0" * 64)
+    assert not (tmp_path / "bad").exists()  # nothing half-written

@@ -419,6 +419,37 @@ def test_every_english_notebook_has_a_chinese_exercise_edition():
     assert [p.name for p in ZH_NOTEBOOKS] == [p.name for p in NOTEBOOKS]
 
 
+TIMES = ROOT / "test-artifacts" / "student_smoke_times.json"  # a CI artefact; README's column is its committed copy
+
+
+def record_time(lang: str, name: str, seconds: float, path: Path = TIMES) -> None:
+    """Add one student-edition run time to the record (written atomically after every notebook), with the machine
+    it ran on: benchmarks/results/student_smoke_times.json is this file from a clean-clone CI run."""
+    import json
+    import os
+    import platform
+
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data.setdefault("seconds", {}).setdefault(lang, {})[name] = round(seconds, 1)
+    data.update(recipe="BERT_EDU_SMOKE=1", cpus=os.cpu_count(), machine=platform.machine(),
+                torch_threads=__import__("torch").get_num_threads())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def test_run_times_are_recorded_per_language_and_notebook(tmp_path):
+    record_time("en", "02_x.ipynb", 6.04, tmp_path / "t.json")
+    record_time("zh", "02_x.ipynb", 5.96, tmp_path / "t.json")
+    record_time("en", "03_y.ipynb", 8.0, tmp_path / "t.json")
+    import json
+
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["seconds"] == {"en": {"02_x.ipynb": 6.0, "03_y.ipynb": 8.0}, "zh": {"02_x.ipynb": 6.0}}
+    assert data["recipe"] == "BERT_EDU_SMOKE=1" and data["cpus"] >= 1
+
+
 def _run_student_notebook(path, student, capsys, monkeypatch, lang):
     from nbclient import NotebookClient
 
@@ -438,6 +469,7 @@ def _run_student_notebook(path, student, capsys, monkeypatch, lang):
     NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(out / "zh" if lang == "zh" else out)}}).execute()
     seconds = time.perf_counter() - start
+    record_time(lang, path.name, seconds)
     with capsys.disabled():
         print(f"\n[student edition, smoke recipe, {lang}] {path.name}: {seconds:.0f} s, {report.code_regions} code region(s), "
               f"{len(report.raising_cells)} cell(s) tagged {se.RAISES_TAG}")

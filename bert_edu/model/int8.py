@@ -100,14 +100,18 @@ def quantize_folder(folder, out) -> Path:
     return _atomic_folder(Path(out), fill) / INT8_WEIGHTS_NAME
 
 
-def load_int8_state_dict(folder) -> dict:
-    """The float32 state dict of an int8 folder (checks the file's format first)."""
+def load_int8_state_dict(folder, expected_sha256: str | None = None) -> dict:
+    """The float32 state dict of an int8 folder (checks the file's format first, and its sha256 when given: a
+    committed checkpoint is read only if it is the file its results JSON describes)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     path = Path(folder) / INT8_WEIGHTS_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no {INT8_WEIGHTS_NAME} in {folder}; make one with bert_edu.model.int8.quantize_folder")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise ValueError(f"{path}: its sha256 is not the one its results JSON records ({expected_sha256[:12]}...); "
+                         "the file is damaged or was replaced: restore it with git checkout, or re-make it and its JSON")
     with safe_open(str(path), framework="pt") as f:
         fmt = (f.metadata() or {}).get("format")
     if fmt != FORMAT:
@@ -115,11 +119,11 @@ def load_int8_state_dict(folder) -> dict:
     return dequantize_state_dict(load_file(str(path)))
 
 
-def dequantize_folder(folder, out) -> Path:
+def dequantize_folder(folder, out, expected_sha256: str | None = None) -> Path:
     """An int8 folder -> an ordinary float32 checkpoint folder that every loader of the package (and
-    `transformers`) reads."""
+    `transformers`) reads. ``expected_sha256``: refuse a weights file with another hash."""
     folder = Path(folder)
-    state = load_int8_state_dict(folder)
+    state = load_int8_state_dict(folder, expected_sha256)
 
     def fill(tmp: Path):
         save_state_dict_file(state, tmp)
