@@ -29,7 +29,7 @@ validation accuracy of each rate, the rate chosen on validation (per arm and lab
 that rate, and the runs that collapsed to one class (a constant prediction), which are reported, not averaged away::
 
     OMP_NUM_THREADS=1 nice python benchmarks/learning_curve.py --pretrained DIR --models scratch,pretrained \\
-        --sizes 300 --seeds 0,1,2 --lrs 5e-4,1e-3,2e-3,4e-3 --out benchmarks/results/learning_curve_lr.json
+        --sizes 300 --seeds 0,1,2 --lrs 5e-4,1e-3,2e-3,4e-3 --out runs/lr-300.json
 """
 
 from __future__ import annotations

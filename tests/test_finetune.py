@@ -291,6 +291,9 @@ def test_recipe_depends_on_the_width_and_small_sets_are_repeated():
 
     small = BertConfig(**SIZES["mini"])
     assert finetune.recipe_for(small) == finetune.SMALL_MODEL_RECIPE
+    assert finetune.recipe_for(small, pretrained=True) == dict(finetune.SMALL_MODEL_RECIPE,
+                                                                lr=finetune.SMALL_PRETRAINED_LR)
+    assert finetune.SMALL_PRETRAINED_LR != finetune.SMALL_MODEL_RECIPE["lr"]
     assert finetune.recipe_for(BertConfig(hidden_size=384, num_attention_heads=12)) == {k: finetune.DEFAULTS[k]
                                                                for k in ("epochs", "lr", "batch_size")}
     feats = [{"input_ids": [1, 2], "label": i % 2} for i in range(300)]
@@ -317,3 +320,31 @@ def test_cli_without_recipe_flags_uses_the_width_recipe(tmp_path, monkeypatch, c
     n = len(GOOD.strip().splitlines()) - 1
     assert seen["lr"] == finetune.SMALL_MODEL_RECIPE["lr"] and seen["epochs"] == 2
     assert metrics["repeats"] == -(-finetune.MIN_EPOCH_EXAMPLES // n) and seen["n"] == n * metrics["repeats"]
+
+
+def test_cli_default_rate_depends_on_where_the_weights_start(tmp_path, monkeypatch, capsys):
+    """The small-model rate chosen on validation for each start (learning_curve.json): --init scratch gets
+    SMALL_MODEL_RECIPE's, a pretrained small checkpoint SMALL_PRETRAINED_LR; an explicit --lr wins."""
+    from bert_edu import BertConfig, BertForPreTraining
+
+    seen = []
+
+    def fake_train(model, train_features, eval_features, **kw):
+        seen.append(kw["lr"])
+        return finetune.FinetuneResult(best_epoch=1, best={"accuracy": 0.5, "loss": 0.7},
+                                       train_examples=len(train_features))
+
+    monkeypatch.setattr(finetune, "train_classifier", fake_train)
+    (tmp_path / "train.csv").write_text(GOOD)
+    model, tok = finetune.build_classifier("scratch", ["neg", "pos"], size="tiny")
+    BertForPreTraining(BertConfig(**{k: getattr(model.config, k) for k in (
+        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")})
+    ).save_pretrained(tmp_path / "ckpt")
+    tok.save_pretrained(tmp_path / "ckpt")
+    common = ["--train", str(tmp_path / "train.csv"), "--eval", str(tmp_path / "train.csv"), "--epochs", "1"]
+    assert finetune.main(common + ["--init", str(tmp_path / "ckpt"), "--out", str(tmp_path / "a")]) == 0
+    assert finetune.main(common + ["--init", "scratch", "--like", str(tmp_path / "ckpt"),
+                                   "--out", str(tmp_path / "b")]) == 0
+    assert finetune.main(common + ["--init", str(tmp_path / "ckpt"), "--lr", "1e-4", "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    assert seen == [finetune.SMALL_PRETRAINED_LR, finetune.SMALL_MODEL_RECIPE["lr"], 1e-4]

@@ -42,11 +42,32 @@ def test_collapsed_runs_are_reported_with_their_rate_and_seed(lc):
 
 
 def test_the_committed_selection_is_the_one_its_runs_give(lc):
-    """benchmarks/results/learning_curve_lr.json: its lr_selection is recomputed from its own runs."""
+    """benchmarks/results/learning_curve.json: its lr_selection is recomputed from its own runs, and every BERT arm
+    and label count was chosen from at least 3 rates with 3 seeds each."""
     import json
 
-    data = json.loads((SCRIPT.parent / "results" / "learning_curve_lr.json").read_text())
+    data = json.loads((SCRIPT.parent / "results" / "learning_curve.json").read_text())
     assert data["lr_grid"] and len(data["lr_grid"]) >= 3
+    for row in data["lr_selection"]:
+        if row["model"] in ("pretrained", "scratch"):
+            assert len(row["grid"]) >= 4 and len(row["seeds"]) == 3, row
+    assert {(r["model"], r["n"]) for r in data["lr_selection"] if r["model"] != "minilm"} == {
+        (m, n) for m in ("pretrained", "scratch") for n in ("100", "300", "1000", "3000", "all")}
     assert data["lr_selection"] == json.loads(json.dumps(lc.lr_selection(data["runs"], data["lr_grid"])))
     for run in data["runs"]:
         assert run["collapsed"] == lc.collapsed(run["test_accuracy"])
+
+
+def test_the_command_line_defaults_follow_the_committed_sweep(lc):
+    """A small model's default rate, for each start, is the rate with the best validation accuracy averaged over the
+    curve's label counts (bert_edu.train.classify's comment; issue 26: defaults follow the fair rule)."""
+    import json
+
+    from bert_edu.train import finetune
+
+    data = json.loads((SCRIPT.parent / "results" / "learning_curve.json").read_text())
+    for model, default in (("pretrained", finetune.SMALL_PRETRAINED_LR), ("scratch", finetune.SMALL_MODEL_RECIPE["lr"])):
+        rows = [r for r in data["lr_selection"] if r["model"] == model]
+        common = set.intersection(*(set(r["mean_validation_accuracy"]) for r in rows))
+        mean = {lr: sum(r["mean_validation_accuracy"][lr] for r in rows) / len(rows) for lr in common}
+        assert float(max(mean, key=mean.get)) == default, (model, mean)

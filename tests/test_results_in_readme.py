@@ -85,13 +85,22 @@ def collapsed(accuracy: float) -> bool:
 
 
 def learning_curve_expectations(data: dict) -> list[str]:
-    """The fragments the learning-curve row must contain, each naming its arm, from learning_curve.json."""
+    """The fragments the learning-curve row must contain, each naming its arm, from learning_curve.json: the bag of
+    words from its runs, every BERT arm at the rate chosen on validation (``lr_selection``), the chosen rates, the
+    paired differences at those rates and the collapsed runs of the whole sweep."""
     from bert_edu.analysis.stats import mean_interval
 
     sizes = [100, 300, 1000, 3000, "all"]
-    acc = {}
-    for run in data["runs"]:
-        acc.setdefault((run["model"], run["n"]), {})[run["seed"]] = 100 * run["test_accuracy"]
+    acc, rate = {}, {}
+    for run in data["runs"]:  # the arms with one setting: the bag of words, and MiniLM when it has no sweep
+        if run["model"] == "bow" or (run["model"] == "minilm" and not any(
+                r["model"] == "minilm" for r in data["lr_selection"])):
+            acc.setdefault((run["model"], run["n"]), {})[run["seed"]] = 100 * run["test_accuracy"]
+    for row in data["lr_selection"]:
+        n = row["n"] if row["n"] == "all" else int(row["n"])
+        acc[row["model"], n] = {s: 100 * a for s, a in zip(row["seeds"], row["test_accuracy"])}
+        rate[row["model"], n] = row["chosen_lr"]
+
     def cell(model, n):
         m, h = mean_interval(list(acc[(model, n)].values()))
         return f"{m:.1f} ± {h:.1f}"
@@ -102,14 +111,22 @@ def learning_curve_expectations(data: dict) -> list[str]:
                                              for n in sizes))
     minilm = [n for n in sizes if ("minilm", n) in acc]
     want.append("MiniLM " + " / ".join(cell("minilm", n) for n in minilm))
+    for label, model in (("own pretrained", "pretrained"), ("random weights", "scratch"), ("MiniLM", "minilm")):
+        if any((model, n) in rate for n in sizes):
+            want.append(f"{label} chose " + " / ".join(f"{rate[model, n]:g}" for n in sizes
+                                                                if (model, n) in rate))
     diffs = []
     for n in sizes:
         seeds = sorted(acc[("pretrained", n)])
         m, h = mean_interval([acc[("pretrained", n)][s] - acc[("scratch", n)][s] for s in seeds])
         diffs.append(f"{_signed(m)} ± {h:.1f}")
-    want.append("paired by seed: " + " / ".join(diffs))
-    n_collapsed = sum(collapsed(run["test_accuracy"]) for run in data["runs"])
-    want.append(f"{n_collapsed} of {len(data['runs'])} runs predicted one class")
+    want.append("paired by seed, each at its own rate: " + " / ".join(diffs))
+    sweep = [run for run in data["runs"] if run["model"] in ("pretrained", "scratch")]
+    chosen = [run for run in sweep if rate.get((run["model"], run["n"] if run["n"] == "all" else int(run["n"])))
+              == run["lr"]]
+    want.append(f"{sum(collapsed(r['test_accuracy']) for r in sweep)} of the {len(sweep)} runs of the tiny models' "
+                f"sweep predicted one class ({sum(collapsed(r['test_accuracy']) for r in chosen)} of {len(chosen)} at "
+                "the chosen rates)")
     return want
 
 
