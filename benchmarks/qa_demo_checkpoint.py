@@ -1,6 +1,6 @@
 """The small QA checkpoint that notebook 11 loads next to its live CPU run (issue 26, item 4).
 
-    OMP_NUM_THREADS=1 python benchmarks/qa_demo_checkpoint.py train   # about 20 min on one CPU thread
+    OMP_NUM_THREADS=1 python benchmarks/qa_demo_checkpoint.py train   # about 25 min on one CPU thread
     OMP_NUM_THREADS=1 python benchmarks/qa_demo_checkpoint.py pack    # int8 file + results JSON (about 5 min)
 
 Notebook 11's live run learns from a few hundred cloze questions, which have no question word, so it cannot
