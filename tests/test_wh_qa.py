@@ -69,3 +69,13 @@ def test_wiki_questions_ask_when_about_years_and_skip_excluded_articles():
     (ex,) = examples
     assert ex.answers == ["1889"] and ex.question.startswith("when ") and "1889" not in ex.question
     assert ex.context[ex.answer_starts[0]:ex.answer_starts[0] + 4] == "1889"
+
+
+def test_documents_are_grouped_by_docstart_lines(tmp_path):
+    from bert_edu.data.conll import read_documents
+
+    path = tmp_path / "mini.txt"
+    path.write_text(CONLL + "-DOCSTART- -X- -X- O\n\n", encoding="utf-8")
+    docs = read_documents(path)
+    assert [len(d) for d in docs] == [2, 1, 0]  # the last -DOCSTART- has no sentence
+    assert docs[1][0].words == ["Scores", ":"]

@@ -126,29 +126,26 @@ def plots_cloze(rows=None) -> list[SquadExample]:
 def conll_documents(path) -> list[tuple[str, list[str], list[list[tuple[int, int]]]]]:
     """The ``-DOCSTART-`` documents of a CoNLL file: sentences as words joined by spaces, and the character
     spans of their gold entities."""
-    from bert_edu.data.conll import read_conll
+    from bert_edu.data.conll import read_documents
 
     path = Path(path)
-    starts = [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1)
-              if line.startswith("-DOCSTART-")]
-    docs, k = [], -1
-    for sentence in read_conll(path):
-        while k + 1 < len(starts) and starts[k + 1] < sentence.line:
-            k += 1
-            docs.append((f"{path.stem}-{k}", [], []))
-        text, spans, at, open_span = "", [], 0, None
-        for word, tag in zip(sentence.words, sentence.tags):
-            at = len(text) + (1 if text else 0)
-            text = f"{text} {word}" if text else word
-            if tag.startswith("B-") or (tag.startswith("I-") and open_span is None):
-                open_span = [at, at + len(word)]
-                spans.append(open_span)
-            elif tag.startswith("I-"):
-                open_span[1] = at + len(word)
-            else:
-                open_span = None
-        docs[-1][1].append(text)
-        docs[-1][2].append([tuple(s) for s in spans])
+    docs = []
+    for k, sentences in enumerate(read_documents(path)):
+        docs.append((f"{path.stem}-{k}", [], []))
+        for sentence in sentences:
+            text, spans, at, open_span = "", [], 0, None
+            for word, tag in zip(sentence.words, sentence.tags):
+                at = len(text) + (1 if text else 0)
+                text = f"{text} {word}" if text else word
+                if tag.startswith("B-") or (tag.startswith("I-") and open_span is None):
+                    open_span = [at, at + len(word)]
+                    spans.append(open_span)
+                elif tag.startswith("I-"):
+                    open_span[1] = at + len(word)
+                else:
+                    open_span = None
+            docs[-1][1].append(text)
+            docs[-1][2].append([tuple(s) for s in spans])
     return docs
 
 

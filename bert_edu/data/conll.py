@@ -121,6 +121,24 @@ def read_conll(path, columns=None) -> list[Sentence]:
     return sentences
 
 
+def read_documents(path, columns=None) -> list[list[Sentence]]:
+    """The sentences of a CoNLL file grouped by document: one list per ``-DOCSTART-`` line, in file order (a
+    document with no sentence gives an empty list). Notebook 11's news questions are made per document."""
+    path = Path(path)
+    starts = [n for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1)
+              if line.startswith("-DOCSTART-")]
+    docs, k = [], -1
+    for sentence in read_conll(path, columns):
+        while k + 1 < len(starts) and starts[k + 1] < sentence.line:
+            k += 1
+            docs.append([])
+        if not docs:
+            raise DataError(f"{path}:{sentence.line}: a sentence before the first -DOCSTART- line; documents "
+                            "need one -DOCSTART- line each")
+        docs[-1].append(sentence)
+    return docs + [[] for _ in range(len(starts) - len(docs))]
+
+
 def label_list(sentences) -> list[str]:
     """``"O"``, then ``B-X``, ``I-X`` for each entity type X in alphabetical order (fixed ids for the model)."""
     kinds = sorted({tag[2:] for s in sentences for tag in s.tags if tag != "O"})

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 from bert_edu.data.squad import SquadExample
 
@@ -127,18 +128,11 @@ def _example(qid, title, sentences, i, start, end, question) -> SquadExample:
 
 def news_questions(split: str = "train", seed: int = 0, path=None) -> list[SquadExample]:
     """At most one question per sentence of the CoNLL-2003 file ``split``, its answer type from the gold tags."""
-    from bert_edu.data.conll import conll2003_path, read_conll
+    from bert_edu.data.conll import conll2003_path, read_documents
 
-    path = path or conll2003_path(split)
+    path = Path(path or conll2003_path(split))
     rng = random.Random(seed)
-    lines = open(path, encoding="utf-8-sig").read().splitlines()
-    starts = [n for n, line in enumerate(lines, start=1) if line.startswith("-DOCSTART-")]
-    docs, k = [], -1
-    for sentence in read_conll(path):
-        while k + 1 < len(starts) and starts[k + 1] < sentence.line:
-            k += 1
-            docs.append([])
-        docs[-1].append(sentence)
+    docs = read_documents(path)
     examples = []
     for d, doc in enumerate(docs):
         texts = [detokenize(s.words) for s in doc]
