@@ -53,6 +53,12 @@ def test_the_committed_selection_is_the_one_its_runs_give(lc):
             assert len(row["grid"]) >= 4 and len(row["seeds"]) == 3, row
     assert {(r["model"], r["n"]) for r in data["lr_selection"] if r["model"] != "minilm"} == {
         (m, n) for m in ("pretrained", "scratch") for n in ("100", "300", "1000", "3000", "all")}
+    minilm = [r for r in data["lr_selection"] if r["model"] == "minilm"]
+    assert {r["n"] for r in minilm} == {"100", "300", "1000"}, "MiniLM's rate is chosen at every count it was run at"
+    for row in minilm:
+        assert len(row["grid"]) >= 3 and len(row["seeds"]) == 3, row
+        assert min(row["grid"]) < row["chosen_lr"] < max(row["grid"]), \
+            f"MiniLM's choice at {row['n']} labels is at the edge of its grid: widen it"
     assert data["lr_selection"] == json.loads(json.dumps(lc.lr_selection(data["runs"], data["lr_grid"])))
     for run in data["runs"]:
         assert run["collapsed"] == lc.collapsed(run["test_accuracy"])
@@ -71,3 +77,22 @@ def test_the_command_line_defaults_follow_the_committed_sweep(lc):
         common = set.intersection(*(set(r["mean_validation_accuracy"]) for r in rows))
         mean = {lr: sum(r["mean_validation_accuracy"][lr] for r in rows) / len(rows) for lr in common}
         assert float(max(mean, key=mean.get)) == default, (model, mean)
+
+
+def test_minilm_s_default_is_the_rate_chosen_at_the_largest_label_count_swept(lc):
+    """MiniLM's sweep reaches 1,000 labels, and its best rate grows with the labels; the command line's default
+    (finetune.DEFAULTS, also the rate of every full-data run in the README) is the one chosen at the largest count.
+    Below that count the notebook and the --lr help name the smaller rate."""
+    import json
+
+    from bert_edu.train import finetune
+
+    data = json.loads((SCRIPT.parent / "results" / "learning_curve.json").read_text())
+    rows = sorted((r for r in data["lr_selection"] if r["model"] == "minilm"), key=lambda r: int(r["n"]))
+    assert rows[-1]["chosen_lr"] == finetune.DEFAULTS["lr"]
+    assert [r["chosen_lr"] for r in rows] == sorted(r["chosen_lr"] for r in rows), "the best rate grows with labels"
+    assert min(r["chosen_lr"] for r in rows) == finetune.MINILM_FEW_LABELS_LR
+    import dataclasses
+
+    lr_help = {f.name: f for f in dataclasses.fields(finetune.ClassifyConfig)}["lr"].metadata["help"]
+    assert f"{finetune.MINILM_FEW_LABELS_LR:g}" in lr_help, "the --lr help names the rate for a few hundred labels"

@@ -100,43 +100,66 @@ def test_wiki_documents_are_split_into_sentences():
         course_corpus.course_documents("books")
 
 
-def test_exchange_rate_helpers(tmp_path):
-    """benchmarks/exchange_rate.py: nested seed-shuffled subsets, 95% t-intervals, one summary row per cell."""
+def _exchange_rate():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("exchange_rate", REPO / "benchmarks" / "exchange_rate.py")
     er = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(er)
-    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"s{i},{i % 2}\n" for i in range(50)))
-    small, large = er.subset_file(tmp_path, 10, 0), er.subset_file(tmp_path, 20, 0)
-    rows = lambda p: p.read_text().splitlines()[1:]  # noqa: E731
-    assert len(rows(small)) == 10 and rows(large)[:10] == rows(small), "subsets of one seed are nested"
-    assert rows(er.subset_file(tmp_path, 10, 1)) != rows(small), "another seed, other sentences"
+    return er
+
+
+def test_exchange_rate_chooses_each_budgets_rate_on_validation():
+    """benchmarks/exchange_rate.py: per budget and label count, the rate with the best mean validation accuracy
+    (never the test split); the summary and the paired differences use each budget's own chosen rate."""
+    er = _exchange_rate()
     mean, half = er.interval([0.5, 0.6, 0.7])
     assert mean == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+
+    def run(steps, lr, seed, val, test):
+        return {"steps": steps, "labels": 10, "seed": seed, "lr": lr, "accuracy": val, "test_accuracy": test,
+                "collapsed": test == 0.5}
+
     results = {"budgets": [{"steps": 0, "cpu_minutes": 0.0}, {"steps": 5, "cpu_minutes": 1.0}], "label_counts": [10],
-               "runs": [{"steps": s, "labels": 10, "seed": k, "test_accuracy": 0.5 + s / 100} for s in (0, 5)
-                        for k in (0, 1)]}
-    assert [(r["steps"], r["n"], round(r["mean"], 2)) for r in er.summarise(results)] == [(0, 2, 0.5), (5, 2, 0.55)]
-    # paired by seed: budget 5 minus budget 0 on the same sentences and seed
-    results["seeds"] = [0, 1, 2]
-    results["runs"] = [{"steps": s, "labels": 10, "seed": k, "test_accuracy": 0.5 + s / 100 + (0.01 * k if s else 0)}
-                       for s in (0, 5) for k in (0, 1, 2)]
-    (row,) = er.paired(results)
+               "seeds": [0, 1, 2], "runs": []}
+    for seed in (0, 1, 2):
+        # random weights: 1e-3 is best on validation although 2e-3 scores more on the test split
+        results["runs"] += [run(0, 1e-3, seed, 0.70, 0.60 + 0.01 * seed), run(0, 2e-3, seed, 0.65, 0.90)]
+        # pretrained: 2e-3 is best on validation; 1e-3 collapsed to one class
+        results["runs"] += [run(5, 1e-3, seed, 0.55, 0.5), run(5, 2e-3, seed, 0.75, 0.66 + 0.02 * seed)]
+    results["lr_selection"] = er.select(results)
+    assert [(r["steps"], r["chosen_lr"]) for r in results["lr_selection"]] == [(0, 1e-3), (5, 2e-3)]
+    assert [c["lr"] for c in results["lr_selection"][1]["collapsed_runs"]] == [1e-3] * 3
+    summary = er.summarise(results)
+    assert [(r["steps"], r["lr"], round(r["mean"], 2), r["n"]) for r in summary] == [(0, 1e-3, 0.61, 3),
+                                                                                      (5, 2e-3, 0.68, 3)]
+    (row,) = er.paired(results)  # 2e-3 at budget 5 minus 1e-3 at budget 0, seed by seed: 0.06, 0.07, 0.08
     assert (row["steps"], row["labels"], row["n"]) == (5, 10, 3)
-    assert row["mean"] == pytest.approx(0.06) and row["ci95"] == pytest.approx(4.303 * 0.01 / 3 ** 0.5)
+    assert row["mean"] == pytest.approx(0.07) and row["ci95"] == pytest.approx(4.303 * 0.01 / 3 ** 0.5)
     assert row["beyond_noise"]
     results["runs"] = [r for r in results["runs"] if not (r["steps"] == 0 and r["seed"] > 0)]
+    results["lr_selection"] = er.select(results)
     assert er.paired(results) == [], "a single pair is no interval"
 
 
+def test_exchange_rate_reuses_the_learning_curves_runs_of_the_same_checkpoint():
+    er = _exchange_rate()
+    curve = {"checkpoint": {"name": "pretrain-5600", "pretraining": {"config": {"max_steps": 5600}}},
+             "runs": [{"model": m, "n": n, "seed": s, "lr": 1e-3, "validation_accuracy": 0.6, "test_accuracy": 0.7}
+                      for m in ("pretrained", "scratch", "minilm") for n in (100, 3000, "all") for s in (0, 1)]
+             + [{"model": "pretrained", "n": 100, "seed": 0, "test_accuracy": 0.5, "validation_accuracy": 0.5}]}
+    assert er.reused_steps(curve) == 5600
+    runs = er.runs_from(curve, "pretrained", 5600, [100, 300], [0, 1], source="lc.json")
+    assert [(r["steps"], r["labels"], r["seed"], r["lr"]) for r in runs] == [(5600, 100, 0, 1e-3), (5600, 100, 1, 1e-3)]
+    assert runs[0]["accuracy"] == 0.6 and runs[0]["source"] == "lc.json", "validation accuracy, with its source"
+    curve["checkpoint"]["name"] = "my-run"
+    assert er.reused_steps(curve) is None, "a checkpoint that is not one of this script's budgets is not reused"
+
+
 def test_exchange_rate_commits_only_what_a_reader_needs(tmp_path, monkeypatch):
-    import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location("exchange_rate", REPO / "benchmarks" / "exchange_rate.py")
-    er = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(er)
+    er = _exchange_rate()
     run = tmp_path / "pretrain-9"
     run.mkdir()
     for name in er.CHECKPOINT_FILES + ("training_state.pt",):
@@ -151,3 +174,11 @@ def test_exchange_rate_commits_only_what_a_reader_needs(tmp_path, monkeypatch):
     metrics = json.loads((kept / "metrics.json").read_text())
     assert metrics == {"config": {"lr": 1}, "final": {"mlm_accuracy": 0.3}}, "no machine path, no per-step history"
     assert budget["committed_checkpoint"].endswith("pretrain-9")
+
+
+def test_exchange_rate_refuses_a_missing_reuse_file(tmp_path, capsys):
+    er = _exchange_rate()
+    assert er.main(["--reuse", str(tmp_path / "nope.json"), "--out", str(tmp_path / "er.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reuse" in err[0] and "learning_curve.py JSON" in err[0]
+    assert not (tmp_path / "er.json").exists()

@@ -131,14 +131,33 @@ def learning_curve_expectations(data: dict) -> list[str]:
 
 
 def exchange_rate_expectations(data: dict) -> list[str]:
+    """The fragments the exchange-rate row must contain, from exchange_rate.json: the budgets' held-out scores, the
+    accuracies at 300 labels at the chosen rates, every budget's chosen rates and paired differences, the verdict
+    the intervals support, and the collapsed runs."""
     budgets = [b for b in data["budgets"] if b["steps"] > 0]
     at300 = {row["steps"]: row["mean"] for row in data["summary"] if row["labels"] == 300}
-    n_collapsed = sum(collapsed(run["test_accuracy"]) for run in data["runs"])
-    return ["held-out MLM accuracy " + " / ".join(f"{100 * b['mlm_accuracy']:.1f}" for b in budgets) + "%",
+    want = ["held-out MLM accuracy " + " / ".join(f"{100 * b['mlm_accuracy']:.1f}" for b in budgets) + "%",
             "NSP " + " / ".join(f"{100 * b['nsp_accuracy']:.1f}" for b in budgets) + "%",
             "at 300 labels " + " / ".join(f"{100 * at300[b['steps']]:.1f}" for b in budgets)
-            + f"% against {100 * at300[0]:.1f}% from random weights",
-            f"{n_collapsed} of {len(data['runs'])} runs predicted one class"]
+            + f"% against {100 * at300[0]:.1f}% from random weights"]
+    for b in data["budgets"]:
+        rows = sorted((r for r in data["lr_selection"] if r["steps"] == b["steps"]), key=lambda r: r["labels"])
+        want.append(f"{b['steps']:,}: " + " / ".join(f"{r['chosen_lr']:g}" for r in rows))
+    for b in budgets:
+        rows = sorted((p for p in data["paired"] if p["steps"] == b["steps"]), key=lambda p: p["labels"])
+        want.append(f"{b['steps']:,} steps " + " / ".join(f"{_signed(100 * p['mean'])} ± {100 * p['ci95']:.1f}"
+                                                           for p in rows))
+    ahead = [p for p in data["paired"] if p["beyond_noise"] and p["mean"] > 0]
+    behind = [p for p in data["paired"] if p["beyond_noise"] and p["mean"] < 0]
+    if not ahead and all(p["mean"] <= 0 for p in data["paired"]):
+        want.append("No budget is ahead of random weights at any label count")
+    want.append(f"{len(behind)} differences are behind beyond the noise ("
+                + ", ".join(f"{p['steps']:,} steps at {p['labels']:,} labels" for p in behind) + ")")
+    chosen = sum(row["n"] for row in data["summary"])
+    want.append(f"{sum(collapsed(run['test_accuracy']) for run in data['runs'])} of the {len(data['runs'])} runs of "
+                f"the sweep predicted one class ({sum(row['collapsed'] for row in data['summary'])} of {chosen} at "
+                "the chosen rates)")
+    return want
 
 
 def missing_in_row(row: str, expected: list[str]) -> list[str]:
@@ -221,6 +240,60 @@ def test_row_check_fails_on_a_stale_row_next_to_the_json():
     data = json.loads((RESULTS / "learning_curve.json").read_text())
     assert missing_in_row(readme_row("learning curve (`benchmarks/results/learning_curve.json`", fixture),
                           learning_curve_expectations(data))
+
+
+def test_exchange_rate_row_check_fails_on_the_shared_rate_row_and_on_a_wrong_verdict():
+    """The row written when every budget was fine-tuned at one rate (5e-4) no longer passes, and a row that calls a
+    budget ahead, or counts the differences beyond the noise wrongly, fails."""
+    data = json.loads((RESULTS / "exchange_rate.json").read_text())
+    old = ("| exchange rate (`benchmarks/results/exchange_rate.json`: ...) | held-out MLM accuracy 9.7 / 13.0 / 15.2 / "
+           "38.2%, NSP 51.3 / 56.0 / 75.6 / 83.5%; yet at 300 labels 60.3 / 56.1 / 58.3 / 57.8% against 63.0% from "
+           "random weights (lr 5e-4 for every tiny model; 5 of 45 runs predicted one class) |")
+    fixture = "| what | result |\n| --- | --- |\n" + old + "\n"
+    assert missing_in_row(readme_row("exchange rate (`benchmarks/results/exchange_rate.json`", fixture),
+                          exchange_rate_expectations(data))
+    row = readme_row("exchange rate (`benchmarks/results/exchange_rate.json`")
+    behind = sum(p["beyond_noise"] and p["mean"] < 0 for p in data["paired"])
+    wrong = row.replace(f"{behind} differences are behind", f"{behind + 1} differences are behind")
+    assert wrong != row and missing_in_row(wrong, exchange_rate_expectations(data))
+    flipped = {**data, "paired": [{**p, "mean": abs(p["mean"]), "beyond_noise": True} for p in data["paired"]]}
+    assert "No budget is ahead of random weights at any label count" not in exchange_rate_expectations(flipped)
+
+
+def why_pretraining_expectations(data: dict) -> list[str]:
+    """The fragments of the why-pretraining row, from why_pretraining.json's summary and runs."""
+    arms, paired = data["summary"]["arms"], data["summary"]["paired"]
+
+    def diff(key):
+        return f"{_signed(100 * paired[key]['mean'])} ± {100 * paired[key]['half_interval']:.1f}"
+    first = next(r for r in data["runs"] if r["arm"] == "pretrained" and not r["freeze_word_embeddings"]
+                 and r["seed"] == min(data["seeds"]))
+    frozen = arms["scratch (word embeddings frozen)"]
+    want = [f"test accuracy {100 * arms['pretrained']['test_mean']:.1f} ± {100 * arms['pretrained']['test_half_interval']:.1f}"
+            f" (pretrained) vs {100 * arms['scratch']['test_mean']:.1f} ± {100 * arms['scratch']['test_half_interval']:.1f}"
+            f" (random init), paired {diff('pretrained minus scratch')} points",
+            f"last-epoch training loss {arms['pretrained']['epoch_train_loss'][-1]:.3f} vs "
+            f"{arms['scratch']['epoch_train_loss'][-1]:.3f}",
+            f"random init falls to {100 * frozen['test_mean']:.1f}%",
+            f"in every seed; {diff('scratch, word embeddings frozen minus trained')})",
+            f"ahead of it by {diff('pretrained minus scratch, both with word embeddings frozen')} points",
+            f"\"good\" and \"bad\" {first['neighbours_before']['pair_cosine']['good / bad']:.2f}"]
+    if all(collapsed(r["test_accuracy"]) for r in data["runs"]
+           if r["arm"] == "scratch" and r["freeze_word_embeddings"]):
+        want.append("the majority class in every seed")
+    if paired["pretrained minus scratch, both with word embeddings frozen"]["beyond_noise"]:
+        want.append("the pretrained start is ahead of it")
+    return want
+
+
+def test_why_pretraining_row_matches_the_json():
+    data = json.loads((RESULTS / "why_pretraining.json").read_text())
+    row = readme_row("why the pretrained start is behind at 3,000 labels")
+    assert not missing_in_row(row, why_pretraining_expectations(data)), missing_in_row(
+        row, why_pretraining_expectations(data))
+    wrong = row.replace("fits its training sentences faster", "fits faster").replace(
+        f"{data['summary']['arms']['pretrained']['epoch_train_loss'][-1]:.3f} vs", "0.284 vs")
+    assert missing_in_row(wrong, why_pretraining_expectations(data)), "a swapped loss must fail"
 
 
 def test_readme_python_version_is_the_package_s():
